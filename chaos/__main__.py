@@ -1,0 +1,5 @@
+"""`python -m chaos` runs the CLI."""
+
+from chaos.cli import main
+
+main()

@@ -1,0 +1,214 @@
+"""The recording: what a run measured, as plain frozen values (the contract between producers and the evaluator).
+
+Producers: `load/` emits `LoadWindow`s, `observe/` emits `Sample`s and `ProbeSecond`s,
+`faults/` emits `FaultRecord`s, `run/` decides `Phase`s. Consumers: `slo/` (pure
+evaluation), `report/` (evidence). Everything here is JSON-serialisable through
+`to_json()` / `from_json()` so `chaos report` can re-evaluate an old bundle.
+
+Conventions:
+- Instants (`start`, `end`, `t`, `*_at`) are wall-clock Unix seconds (float). Durations
+  inside a process are measured on the monotonic clock and converted once.
+- Latencies are microseconds inside HDR histograms (lowest 1 us, highest 10 min,
+  3 significant digits), shipped base64-encoded (`HdrHistogram.encode()`).
+- A request is attributed to the window in which it *ended* (status known); both its
+  first-token and completion latency are recorded then. Requests still in flight at the
+  end of a run are `cancelled`, never errors.
+- A missing value is `None` (a gap), never 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Status classes of DESIGN section 4. "transport" counts with 5xx as a server-side failure.
+STATUS_CLASSES: tuple[str, ...] = ("2xx", "429", "4xx", "5xx", "transport")
+# Transport failure kinds.
+TRANSPORT_KINDS: tuple[str, ...] = ("connect", "reset", "timeout", "protocol", "broken")
+
+HIST_LOWEST_US = 1
+HIST_HIGHEST_US = 600_000_000  # 10 minutes
+HIST_SIGNIFICANT_DIGITS = 3
+
+RECORDING_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LoadWindow:
+    """One worker's one-second report. Self-contained; receiving it twice is harmless
+    (identity is `(run_id, worker_id, incarnation, seq)`)."""
+
+    run_id: str
+    worker_id: str
+    incarnation: int
+    seq: int  # 0, 1, 2, ... without gaps per (worker_id, incarnation)
+    start: float
+    end: float
+    started: int  # requests started in this window
+    counts: Mapping[str, int]  # STATUS_CLASSES -> requests that ended in this window
+    error_codes: Mapping[str, int]  # short JSON error codes of non-2xx bodies, e.g. redis_unavailable
+    transport: Mapping[str, int]  # TRANSPORT_KINDS -> count (sum == counts["transport"])
+    regions: Mapping[str, int]  # value of the region header of responses that ended here
+    first_token_hist: str  # encoded HDR histogram, us; every request with a first body byte
+    completion_hist: str  # encoded HDR histogram, us; 2xx requests that completed the stream
+    cancelled: int = 0  # in flight at the graceful end, stopped by the driver
+    late: int = 0  # open model: started after their intended instant by more than the slack
+    dropped: int = 0  # open model: never started (in-flight cap reached)
+    in_flight: int = 0  # at the end of the window
+    events: int = 0  # SSE events received
+    bytes_received: int = 0
+    loop_lag_p99_ms: float = 0.0
+    cpu_percent: float = 0.0  # of one core, over the window
+    saturated: bool = False  # lag or CPU over the driver's limit in this window
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.run_id, self.worker_id, self.incarnation, self.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class MissingWindow:
+    """A window the controller expected but did not receive by its deadline: a gap."""
+
+    worker_id: str
+    incarnation: int
+    seq: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One observation of one logical metric series at one instant; `value=None` is a gap
+    (the scrape or query failed), never a zero."""
+
+    t: float
+    metric: str  # logical name: circuit_state, queue_oldest_age_s, queue_depth, active_region, redis_up, failovers_total, hard_failures
+    labels: Mapping[str, str]  # e.g. {"route": "primary"}, {"region": "us-east"}, {"code": "redis_unavailable"}
+    value: float | None
+    source: str = ""  # scrape URL or query
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSecond:
+    """The availability prober's result for one second: available only when both the
+    health check and the canary chat request succeeded."""
+
+    t: float
+    health_ok: bool | None  # None: the probe could not run (a gap)
+    chat_ok: bool | None
+    error: str | None = None  # short reason when not ok, e.g. "health 503", "chat redis_unavailable"
+    region: str | None = None  # region that served the canary
+    chat_first_token_ms: float | None = None
+
+    @property
+    def available(self) -> bool | None:
+        if self.health_ok is None or self.chat_ok is None:
+            return None
+        return self.health_ok and self.chat_ok
+
+
+PhaseKind = Literal["ramp_up", "baseline", "fault", "recovery", "ramp_down", "whole"]
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A scope of the run that SLOs are evaluated over."""
+
+    name: str  # "baseline", "fault:<fault id>", "recovery", ...
+    kind: PhaseKind
+    start: float
+    end: float
+    tier: str | None = None  # tier applied in this phase (None: not judged on SLOs, e.g. ramps)
+    fault_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultAction:
+    """One primitive the fault applied, as it happened."""
+
+    primitive: str  # e.g. "toxiproxy.disable", "toxiproxy.toxic", "docker.pause", "process.kill", "http"
+    target: str  # proxy, container, process or URL
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    applied_at: float | None = None  # effective (verified) instant
+    reverted_at: float | None = None
+    revert_method: Literal["targeted", "broad", "none"] = "none"
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRecord:
+    """A drill fault: when it was scheduled, when it took effect and was undone."""
+
+    id: str
+    scenario: str  # provider_outage | redis_loss | region_failover
+    mode: str
+    target: str  # provider route, "redis", or region name
+    scheduled_at: float
+    scheduled_end: float
+    applied_at: float | None = None
+    reverted_at: float | None = None
+    actions: tuple[FaultAction, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """Everything a run measured. `complete=False` marks a run that did not finish."""
+
+    run_id: str
+    started_at: float
+    ended_at: float
+    phases: tuple[Phase, ...]
+    windows: tuple[LoadWindow, ...]
+    missing_windows: tuple[MissingWindow, ...] = ()
+    samples: tuple[Sample, ...] = ()
+    probes: tuple[ProbeSecond, ...] = ()
+    faults: tuple[FaultRecord, ...] = ()
+    time_scale: float = 1.0
+    load_scale: float = 1.0
+    complete: bool = True
+    aborted: str | None = None  # the stop condition that fired, or "interrupted"
+    sample_interval_s: float = 1.0
+    schema_version: int = RECORDING_SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return _to_jsonable(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Recording:
+        return Recording(
+            run_id=data["run_id"],
+            started_at=data["started_at"],
+            ended_at=data["ended_at"],
+            phases=tuple(Phase(**p) for p in data.get("phases", ())),
+            windows=tuple(LoadWindow(**w) for w in data.get("windows", ())),
+            missing_windows=tuple(MissingWindow(**m) for m in data.get("missing_windows", ())),
+            samples=tuple(Sample(**s) for s in data.get("samples", ())),
+            probes=tuple(ProbeSecond(**p) for p in data.get("probes", ())),
+            faults=tuple(
+                FaultRecord(
+                    **{k: v for k, v in f.items() if k != "actions"},
+                    actions=tuple(FaultAction(**a) for a in f.get("actions", ())),
+                )
+                for f in data.get("faults", ())
+            ),
+            time_scale=data.get("time_scale", 1.0),
+            load_scale=data.get("load_scale", 1.0),
+            complete=data.get("complete", True),
+            aborted=data.get("aborted"),
+            sample_interval_s=data.get("sample_interval_s", 1.0),
+            schema_version=data.get("schema_version", RECORDING_SCHEMA_VERSION),
+        )
+
+
+def _to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_to_jsonable(v) for v in value]
+    return value
