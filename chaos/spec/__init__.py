@@ -1,1 +1,98 @@
+"""Drill and environment specs: frozen models, YAML loading with located errors, timeline, schema."""
 
+from __future__ import annotations
+
+from chaos.spec.drill import (
+    AbortCondition,
+    Drill,
+    HttpCheck,
+    Limits,
+    Load,
+    Phases,
+    Slo,
+    SloOverrides,
+    SteadyStateCheck,
+    Timeouts,
+)
+from chaos.spec.environment import (
+    Auth,
+    DockerRuntime,
+    Environment,
+    Guardrails,
+    HttpAction,
+    Logs,
+    MetricQueries,
+    Metrics,
+    ProcessRuntime,
+    ProviderRoute,
+    RedisTopology,
+    Region,
+    Release,
+    ServiceRef,
+    Target,
+    Topology,
+    Toxiproxy,
+)
+from chaos.spec.envvars import expand_env
+from chaos.spec.faults import Fault, ProviderOutageFault, RedisLossFault, RegionFailoverFault
+from chaos.spec.loader import (
+    check_drill_against_environment,
+    load_drill,
+    load_environment,
+    parse_drill,
+    parse_environment,
+)
+from chaos.spec.schema import drill_json_schema, environment_json_schema
+from chaos.spec.timeline import FaultWindow, RequestVolume, Timeline, TimelinePhase, build_timeline
+from chaos.spec.units import format_duration, parse_count, parse_duration, parse_percent
+
+__all__ = [
+    "AbortCondition",
+    "Auth",
+    "DockerRuntime",
+    "Drill",
+    "Environment",
+    "Fault",
+    "FaultWindow",
+    "Guardrails",
+    "HttpAction",
+    "HttpCheck",
+    "Limits",
+    "Load",
+    "Logs",
+    "MetricQueries",
+    "Metrics",
+    "Phases",
+    "ProcessRuntime",
+    "ProviderOutageFault",
+    "ProviderRoute",
+    "RedisLossFault",
+    "RedisTopology",
+    "Region",
+    "RegionFailoverFault",
+    "Release",
+    "RequestVolume",
+    "ServiceRef",
+    "Slo",
+    "SloOverrides",
+    "SteadyStateCheck",
+    "Target",
+    "Timeline",
+    "TimelinePhase",
+    "Timeouts",
+    "Topology",
+    "Toxiproxy",
+    "build_timeline",
+    "check_drill_against_environment",
+    "drill_json_schema",
+    "environment_json_schema",
+    "expand_env",
+    "format_duration",
+    "load_drill",
+    "load_environment",
+    "parse_count",
+    "parse_drill",
+    "parse_duration",
+    "parse_environment",
+    "parse_percent",
+]

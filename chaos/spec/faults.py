@@ -1,0 +1,102 @@
+"""Fault models: a discriminated union over the scenarios of DESIGN section 7."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from chaos.spec.base import SpecModel, field_error
+from chaos.spec.units import Duration, Percent
+
+Tier = Literal["L", "G", "X"]
+Scenario = Literal["provider_outage", "redis_loss", "region_failover"]
+SCENARIOS: tuple[Scenario, ...] = ("provider_outage", "redis_loss", "region_failover")
+
+_FAULT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class FaultBase(SpecModel):
+    id: str = Field(pattern=_FAULT_ID, max_length=64)
+    """Unique within the drill; names the fault's phase `fault:<id>`."""
+    target: str = Field(min_length=1)
+    at: Duration
+    """Offset from the load start at which the fault is applied."""
+    for_: Duration = Field(alias="for")
+    """How long the fault lasts (bounded; reverted afterwards)."""
+    tier: Tier | None = None
+    """SLO tier judged during the fault window (default: the drill's tier)."""
+    overlaps: tuple[str, ...] = ()
+    """Ids of faults on the same target this one may overlap."""
+
+    @property
+    def end(self) -> timedelta:
+        return self.at + self.for_
+
+    @model_validator(mode="after")
+    def _positive_length(self) -> FaultBase:
+        if self.for_ <= timedelta(0):
+            raise field_error("for", "a fault must last longer than 0s")
+        return self
+
+
+# Mode -> (params it requires, params it accepts besides those).
+_PROVIDER_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "down": (frozenset(), frozenset()),
+    "blackhole": (frozenset(), frozenset()),
+    "reset": (frozenset(), frozenset()),
+    "latency": (frozenset({"latency"}), frozenset({"jitter"})),
+    "slow": (frozenset({"rate_kbps"}), frozenset()),
+    "http_errors": (frozenset({"status"}), frozenset({"retry_after", "toxicity"})),
+    "partial": (frozenset({"toxicity"}), frozenset()),
+}
+_PROVIDER_OPTIONAL = ("latency", "jitter", "rate_kbps", "toxicity", "status", "retry_after")
+
+
+class ProviderOutageFault(FaultBase):
+    """An LLM provider route misbehaves: its links cut, stalled, slowed or erroring."""
+
+    scenario: Literal["provider_outage"]
+    mode: Literal["down", "blackhole", "reset", "latency", "slow", "http_errors", "partial"]
+    latency: Duration | None = None
+    jitter: Duration | None = None
+    rate_kbps: int | None = Field(default=None, ge=1)
+    toxicity: Percent | None = None
+    """partial: share of connections hit; http_errors: share of requests answered with `status`."""
+    status: Literal[429, 500, 503] | None = None
+    retry_after: Duration | None = None
+    regions: tuple[str, ...] | None = None
+    """Only the provider links of these regions (default: all of them)."""
+
+    @model_validator(mode="after")
+    def _mode_params(self) -> ProviderOutageFault:
+        required, accepted = _PROVIDER_PARAMS[self.mode]
+        for name in sorted(required):
+            if getattr(self, name) is None:
+                raise field_error(name, f"mode '{self.mode}' needs '{name}'")
+        for name in _PROVIDER_OPTIONAL:
+            if getattr(self, name) is not None and name not in required | accepted:
+                raise field_error(name, f"'{name}' does not apply to mode '{self.mode}'")
+        return self
+
+
+class RedisLossFault(FaultBase):
+    """Redis goes away: killed, stopped, paused, or its links cut."""
+
+    scenario: Literal["redis_loss"]
+    target: str = Field(default="redis", min_length=1)
+    mode: Literal["kill", "stop", "pause", "network"]
+
+
+class RegionFailoverFault(FaultBase):
+    """A region becomes unreachable (links cut), stopped, or drained by an operator."""
+
+    scenario: Literal["region_failover"]
+    mode: Literal["network", "stop", "drain"]
+
+
+Fault = Annotated[
+    ProviderOutageFault | RedisLossFault | RegionFailoverFault,
+    Field(discriminator="scenario"),
+]
