@@ -1,0 +1,137 @@
+"""The evidence bundle on disk while a run is going: incremental JSON lines, then the final files.
+
+Layout of `runs/<UTC time>-<drill>/`:
+- `run.json`: run id, drill, options, state (`running`, then `complete` / `aborted` /
+  `interrupted` / `error`), rewritten atomically on every state change;
+- `inputs.json`: drill and environment as written (secrets redacted), evaluation settings;
+- `phases.json`: the timeline as wall-clock phases;
+- `windows.jsonl`, `missing.jsonl`, `samples.jsonl`, `probes.jsonl`, `faults.jsonl`,
+  `events.jsonl`: appended and flushed as the run produces them, so a killed run still
+  leaves a readable (incomplete) bundle;
+- at the end: `evidence.json`, `summary.md`, `report.html`, `junit.xml`, `manifest.sha256`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from chaos.recording import (
+    FaultRecord,
+    LoadWindow,
+    MissingWindow,
+    Phase,
+    ProbeSecond,
+    Sample,
+    _to_jsonable,
+)
+
+RunState = Literal["running", "complete", "aborted", "interrupted", "error"]
+
+STREAMS = ("windows", "missing", "samples", "probes", "faults", "events")
+
+
+def bundle_dir_name(drill_name: str, started_at: float) -> str:
+    stamp = datetime.fromtimestamp(started_at, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", drill_name).strip("-") or "drill"
+    return f"{stamp}-{safe}"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleStatistics:
+    path: str
+    state: str
+    lines_written: Mapping[str, int]
+
+
+class BundleWriter:
+    """Appends a run's recording to its bundle as it happens (one JSON object per line)."""
+
+    def __init__(self, path: Path, *, run_meta: Mapping[str, Any]) -> None:
+        self.path = path
+        self._meta: dict[str, Any] = dict(run_meta)
+        self._meta.setdefault("state", "running")
+        self._files: dict[str, IO[str]] = {}
+        self._lines = dict.fromkeys(STREAMS, 0)
+        path.mkdir(parents=True, exist_ok=False)
+        write_json_atomic(path / "run.json", self._meta)
+
+    @classmethod
+    def create(
+        cls, evidence_dir: Path, drill_name: str, started_at: float, *, run_meta: Mapping[str, Any]
+    ) -> BundleWriter:
+        """A new bundle directory under `evidence_dir`, named by UTC time and drill."""
+        evidence_dir.mkdir(parents=True, exist_ok=True)
+        base = bundle_dir_name(drill_name, started_at)
+        candidate = evidence_dir / base
+        n = 1
+        while candidate.exists():
+            n += 1
+            candidate = evidence_dir / f"{base}.{n}"
+        return cls(candidate, run_meta=run_meta)
+
+    @property
+    def state(self) -> str:
+        return str(self._meta["state"])
+
+    def update_meta(self, **fields: Any) -> None:
+        self._meta.update(fields)
+        write_json_atomic(self.path / "run.json", self._meta)
+
+    def set_state(self, state: RunState, **fields: Any) -> None:
+        self.update_meta(state=state, **fields)
+
+    def write_inputs(self, inputs: Mapping[str, Any]) -> None:
+        write_json_atomic(self.path / "inputs.json", dict(inputs))
+
+    def write_phases(self, phases: Sequence[Phase]) -> None:
+        write_json_atomic(self.path / "phases.json", [_to_jsonable(p) for p in phases])
+
+    def _append(self, stream: str, value: Any) -> None:
+        f = self._files.get(stream)
+        if f is None:
+            f = (self.path / f"{stream}.jsonl").open("a", encoding="utf-8")
+            self._files[stream] = f
+        f.write(json.dumps(_to_jsonable(value), separators=(",", ":")) + "\n")
+        # Flushed per line: a SIGKILLed runner still leaves every line in the OS cache.
+        f.flush()
+        self._lines[stream] += 1
+
+    def append_window(self, window: LoadWindow) -> None:
+        self._append("windows", window)
+
+    def append_missing(self, missing: MissingWindow) -> None:
+        self._append("missing", missing)
+
+    def append_sample(self, sample: Sample) -> None:
+        self._append("samples", sample)
+
+    def append_probe(self, probe: ProbeSecond) -> None:
+        self._append("probes", probe)
+
+    def append_fault(self, record: FaultRecord) -> None:
+        """A fault's latest state; later lines for the same id supersede earlier ones."""
+        self._append("faults", record)
+
+    def append_event(self, kind: str, message: str, **detail: Any) -> None:
+        self._append("events", {"t": time.time(), "kind": kind, "message": message, **detail})
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
+    def statistics(self) -> BundleStatistics:
+        return BundleStatistics(str(self.path), self.state, dict(self._lines))

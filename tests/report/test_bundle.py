@@ -1,0 +1,161 @@
+"""The evidence bundle: incremental lines, final files, manifest, reading back, comparing."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from chaos.errors import EvidenceError
+from chaos.report import (
+    BundleWriter,
+    Evidence,
+    compare_evidence,
+    read_evidence,
+    read_raw,
+    redact,
+    safe_verdict,
+    verify_manifest,
+    write_final_files,
+)
+from chaos.slo.verdict import Verdict
+from tests.report.synthetic import T0, criteria, recording
+
+
+def _evidence(complete: bool = True) -> Evidence:
+    rec = recording(complete=complete)
+    crit = criteria()
+    verdict = safe_verdict(Verdict.combine(c.verdict for c in crit), complete=complete)
+    return Evidence(
+        run_id=rec.run_id, drill="provider-outage", state="complete" if complete else "interrupted",
+        recording=rec, verdict=verdict, criteria=crit,
+        failover={"detection_s": 1.5, "failover_s": 2.25, "back_within_slo_s": 7.0},
+        inputs={"drill": {"name": "provider-outage"}}, meta={"tool": {"version": "0.1.0"}},
+    )
+
+
+def _write_streaming(tmp_path: Path) -> BundleWriter:
+    rec = recording()
+    writer = BundleWriter.create(tmp_path, "provider-outage", T0, run_meta={
+        "run_id": rec.run_id, "drill": "provider-outage", "started_at": T0, "time_scale": 0.1, "load_scale": 1.0,
+    })
+    writer.write_phases(rec.phases)
+    for w in rec.windows:
+        writer.append_window(w)
+    for s in rec.samples:
+        writer.append_sample(s)
+    for p in rec.probes:
+        writer.append_probe(p)
+    fault = rec.faults[0]
+    writer.append_fault(type(fault)(**{**{f: getattr(fault, f) for f in fault.__slots__}, "reverted_at": None}))
+    writer.append_fault(fault)
+    writer.close()
+    return writer
+
+
+def test_bundle_directory_is_named_by_utc_time_and_drill(tmp_path: Path) -> None:
+    writer = _write_streaming(tmp_path)
+    assert writer.path.name == "20251009T085320Z-provider-outage"
+    assert writer.statistics().lines_written["windows"] == 60
+
+
+def test_killed_run_leaves_a_readable_incomplete_bundle_with_a_torn_last_line(tmp_path: Path) -> None:
+    writer = _write_streaming(tmp_path)
+    # Simulate a kill mid-write: the file ends in half a JSON object.
+    with (writer.path / "windows.jsonl").open("a") as f:
+        f.write('{"run_id": "run-1", "work')
+    raw = read_raw(writer.path)
+    assert raw.state == "running"
+    assert not raw.recording.complete
+    assert raw.recording.aborted == "killed"
+    assert len(raw.recording.windows) == 60
+    assert raw.recording.faults[0].reverted_at is not None  # the latest line per fault wins
+    assert len(raw.recording.phases) == 5
+
+
+def test_final_files_are_written_and_sealed_by_the_manifest(tmp_path: Path) -> None:
+    evidence = _evidence()
+    write_final_files(tmp_path, evidence)
+    names = verify_manifest(tmp_path)
+    assert {"evidence.json", "summary.md", "report.html", "junit.xml"} <= set(names)
+    doc = json.loads((tmp_path / "evidence.json").read_text())
+    assert doc["verdict"] == "FAIL"
+    assert doc["schema_version"] == 1
+    assert doc["faults"][0]["applied_at"] == pytest.approx(T0 + 10.05)
+    assert doc["load"]["counts"]["5xx"] == 100
+    assert doc["load"]["regions"] == {"us-east": 2000, "us-west": 1000}
+    assert {c["id"] for c in doc["criteria"]} == {c.id for c in evidence.criteria}
+    back = read_evidence(tmp_path)
+    assert back.verdict is Verdict.FAIL
+    assert back.criteria == evidence.criteria
+    assert back.recording == evidence.recording
+
+
+def test_editing_a_number_in_evidence_json_breaks_the_manifest_check(tmp_path: Path) -> None:
+    write_final_files(tmp_path, _evidence())
+    path = tmp_path / "evidence.json"
+    path.write_text(path.read_text().replace('"measured": 0.1', '"measured": 0.001', 1))
+    with pytest.raises(EvidenceError, match=r"evidence\.json: sha256 differs"):
+        read_evidence(tmp_path)
+
+
+def test_an_incomplete_run_never_claims_pass() -> None:
+    assert safe_verdict(Verdict.PASS, complete=False) is Verdict.INCONCLUSIVE
+    assert safe_verdict(Verdict.FAIL, complete=False) is Verdict.FAIL
+    assert safe_verdict(Verdict.PASS, complete=True) is Verdict.PASS
+
+
+def test_summary_names_verdict_criteria_phases_failover_and_faults(tmp_path: Path) -> None:
+    write_final_files(tmp_path, _evidence(complete=False))
+    text = (tmp_path / "summary.md").read_text()
+    assert text.startswith("# Drill `provider-outage`: **FAIL**")
+    assert "**INCOMPLETE RUN** (interrupted)" in text
+    assert "| tier_l.rate_5xx@fault:provider-down | FAIL | 10.00% | <= 1.00% |" in text
+    assert "| fault:provider-down |" in text  # SLO table per phase
+    assert "| failover_s | 2.25 s |" in text
+    assert "| provider-down | provider_outage | down | primary |" in text
+
+
+def test_junit_has_one_testcase_per_criterion_with_failures_and_skips(tmp_path: Path) -> None:
+    write_final_files(tmp_path, _evidence())
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    cases = suite.findall("testcase")
+    assert len(cases) == 4
+    assert suite.get("failures") == "1"
+    assert suite.get("skipped") == "1"
+    failed = [c.get("name") for c in cases if c.find("failure") is not None]
+    assert failed == ["tier_l.rate_5xx@fault:provider-down"]
+
+
+def test_report_html_is_self_contained_with_charts(tmp_path: Path) -> None:
+    write_final_files(tmp_path, _evidence())
+    page = (tmp_path / "report.html").read_text()
+    assert "<script src=" not in page.replace('<script src="data:', "")  # no external script
+    assert "plotly" in page.lower()
+    assert len(page) > 1_000_000  # plotly.js itself is inline
+    assert "p95 first-token latency (ms)" in page
+
+
+def test_redaction_keeps_references_and_hides_literal_secrets() -> None:
+    doc = {"auth": {"token": "${CHAOS_TOKEN:-tb-{subject}}", "api_key": "sk-live-123"},
+           "note": "uses sk-live-123 inline", "base_url": "http://127.0.0.1:1"}
+    out = redact(doc, secrets=["sk-live-123"])
+    assert out["auth"]["token"] == "${CHAOS_TOKEN:-tb-{subject}}"
+    assert out["auth"]["api_key"] == "<redacted>"
+    assert out["note"] == "uses <redacted> inline"
+    assert out["base_url"] == "http://127.0.0.1:1"
+
+
+def test_compare_shows_verdict_and_measurement_changes() -> None:
+    before = _evidence()
+    crit = list(criteria())
+    crit[1] = type(crit[1])(**{**{f: getattr(crit[1], f) for f in crit[1].__slots__}, "verdict": Verdict.PASS, "measured": 0.002})
+    after = Evidence(**{**{f: getattr(before, f) for f in before.__slots__}, "criteria": tuple(crit), "verdict": Verdict.INCONCLUSIVE})
+    cmp = compare_evidence(before, after)
+    assert cmp.verdict_changed
+    changed = cmp.rows(only_changed=True)
+    assert [r[0] for r in changed] == ["tier_l.rate_5xx@fault:provider-down"]
+    assert changed[0][1:3] == ["FAIL", "PASS"]
+    assert cmp.load["requests"] == (3000, 3000)
