@@ -1,0 +1,197 @@
+"""Preflight: before any traffic or fault, check that everything the drill needs is there."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import httpx
+
+from chaos.errors import ChaosError
+from chaos.spec import Drill, Environment, expand_env
+
+HTTP_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One preflight check: passed or not, one line of detail, and what was found/missing."""
+
+    name: str  # "toxiproxy", "proxies", "docker", "containers", "processes", "target"
+    ok: bool
+    detail: str
+    found: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{'ok' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class PreflightReport:
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if not c.ok)
+
+    def check(self, name: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+def topology_proxies(env: Environment) -> tuple[str, ...]:
+    """Every Toxiproxy proxy the environment's topology names, in file order, once each."""
+    topo = env.topology
+    names: list[str] = []
+    for route in topo.providers.values():
+        names.extend(route.proxies)
+    if topo.redis is not None:
+        names.extend(topo.redis.proxies)
+    for region in topo.regions.values():
+        names.extend(region.proxies)
+    return tuple(dict.fromkeys(names))
+
+
+async def run_preflight(drill: Drill, env: Environment) -> PreflightReport:
+    """Run every check concurrently; each yields result lines (failures never raise)."""
+    del drill  # every check concerns the environment the drill will run in
+    results: dict[int, list[CheckResult]] = {}
+
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
+
+        async def run(index: int, check: Callable[[Environment, httpx.AsyncClient],
+                                                   Awaitable[list[CheckResult]]]) -> None:
+            results[index] = await check(env, client)
+
+        async with anyio.create_task_group() as tg:
+            for index, check in enumerate((_toxiproxy_checks, _runtime_checks, _target_check)):
+                tg.start_soon(run, index, check)
+    return PreflightReport(tuple(r for i in sorted(results) for r in results[i]))
+
+
+def _expand(value: str) -> str:
+    try:
+        return expand_env(value)
+    except ChaosError as exc:
+        raise _CheckFailed(str(exc).split(": ", 1)[-1]) from None
+
+
+class _CheckFailed(Exception):
+    pass
+
+
+def _explain(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _toxiproxy_checks(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:
+    wanted = topology_proxies(env)
+    try:
+        api = _expand(env.toxiproxy.api).rstrip("/")
+        response = await client.get(f"{api}/version")
+        response.raise_for_status()
+        version = response.text.strip()
+        listing = await client.get(f"{api}/proxies")
+        listing.raise_for_status()
+        existing = set(listing.json())
+    except (httpx.HTTPError, ValueError, _CheckFailed) as exc:
+        detail = f"Toxiproxy API {env.toxiproxy.api} not reachable ({_explain(exc)})"
+        return [CheckResult("toxiproxy", False, detail),
+                CheckResult("proxies", False, "not checked: Toxiproxy API unreachable",
+                            missing=wanted)]
+    found = tuple(p for p in wanted if p in existing)
+    missing = tuple(p for p in wanted if p not in existing)
+    if missing:
+        detail = f"{len(missing)} of {len(wanted)} missing: {', '.join(missing)}"
+        if found:
+            detail += f" (found: {', '.join(found)})"
+    else:
+        detail = f"all {len(wanted)} found: {', '.join(found)}" if found else "none named"
+    return [CheckResult("toxiproxy", True, f"{api} answers, version {version}"),
+            CheckResult("proxies", not missing, detail, found, missing)]
+
+
+async def _target_check(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:
+    try:
+        url = _expand(env.target.base_url).rstrip("/") + env.target.health_path
+        response = await client.get(url)
+    except (httpx.HTTPError, _CheckFailed) as exc:
+        return [CheckResult("target", False, f"{env.target.base_url}{env.target.health_path} "
+                                             f"not reachable ({_explain(exc)})")]
+    ok = response.status_code == 200
+    return [CheckResult("target", ok, f"{url} answered {response.status_code}"
+                        + ("" if ok else ", expected 200"))]
+
+
+async def _runtime_checks(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:
+    del client  # the runtime checks talk to the engine or read the state file
+    if env.runtime.kind == "process":
+        return [_process_check(env)]
+    return await anyio.to_thread.run_sync(_docker_checks, env)
+
+
+def _process_check(env: Environment) -> CheckResult:
+    from chaos.testbed.state import load_state, pid_alive
+
+    assert env.runtime.kind == "process"
+    try:
+        state_path = Path(_expand(env.runtime.state_file)).expanduser()
+        state = load_state(state_path)
+    except (ChaosError, _CheckFailed) as exc:
+        return CheckResult("processes", False, str(exc))
+    names = [ref.process for ref in env.services.values() if ref.process is not None]
+    found: list[str] = []
+    missing: list[str] = []
+    for name in names:
+        comp = state.components.get(name)
+        alive = comp is not None and pid_alive(comp.pid, comp.argv)
+        (found if alive else missing).append(name)
+    detail = (f"{len(missing)} of {len(names)} not running: {', '.join(missing)}" if missing
+              else f"all {len(names)} running ({state_path})")
+    return CheckResult("processes", not missing, detail, tuple(found), tuple(missing))
+
+
+def _docker_checks(env: Environment) -> list[CheckResult]:
+    import docker
+
+    assert env.runtime.kind == "docker"
+    runtime = env.runtime
+    try:
+        host = _expand(runtime.docker_host) if runtime.docker_host else None
+        client = (docker.DockerClient(base_url=host, timeout=10) if host
+                  else docker.from_env(timeout=10))
+    except (docker.errors.DockerException, _CheckFailed) as exc:
+        return [CheckResult("docker", False, f"Docker engine not reachable ({_explain(exc)})")]
+    try:
+        version = client.version().get("Version", "?")
+        found: list[str] = []
+        missing: list[str] = []
+        for name, ref in env.services.items():
+            if ref.container is not None:
+                try:
+                    container = client.containers.get(ref.container)
+                    (found if container.status == "running" else missing).append(ref.container)
+                except docker.errors.NotFound:
+                    missing.append(ref.container)
+            elif ref.compose_service is not None:
+                labels = [f"com.docker.compose.service={ref.compose_service}"]
+                if runtime.compose_project:
+                    labels.append(f"com.docker.compose.project={runtime.compose_project}")
+                matches = client.containers.list(filters={"label": labels, "status": "running"})
+                (found if matches else missing).append(f"{name} (compose {ref.compose_service})")
+    except (docker.errors.DockerException, OSError) as exc:
+        return [CheckResult("docker", False, f"Docker engine not reachable ({_explain(exc)})")]
+    finally:
+        client.close()
+    total = len(found) + len(missing)
+    detail = (f"{len(missing)} of {total} not running: {', '.join(missing)}" if missing
+              else f"all {total} running")
+    return [CheckResult("docker", True, f"engine answers, version {version}"),
+            CheckResult("containers", not missing, detail, tuple(found), tuple(missing))]
