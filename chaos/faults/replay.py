@@ -1,0 +1,108 @@
+"""Undo what a run left behind: replay a journal's open entries, or clean a whole environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chaos.errors import ChaosError, FaultError
+from chaos.faults.executor import Executor
+from chaos.faults.journal import JOURNAL_NAME, Journal, open_entries, read_journal
+from chaos.faults.process_runtime import process_state
+from chaos.faults.revert import revert_primitive
+from chaos.faults.scenarios import targets_for
+from chaos.faults.toxics import TOXIC_PREFIX
+
+if TYPE_CHECKING:
+    from chaos.spec.environment import Environment
+
+
+def journal_path_of(path: Path) -> Path:
+    """A run directory's journal, or the journal file itself."""
+    path = Path(path)
+    return path / JOURNAL_NAME if path.is_dir() else path
+
+
+async def replay_journal(journal_path: Path, *, timeout_s: float = 20.0) -> list[str]:
+    """Revert every applied-but-not-reverted primitive (reverse order); returns what was done.
+
+    Each revert is journalled, so replaying twice is harmless. Raises FaultError listing the
+    primitives that could not be reverted, after trying all of them.
+    """
+    path = journal_path_of(journal_path)
+    targets, _run_id, entries = read_journal(path)
+    pending = open_entries(entries)
+    done: list[str] = []
+    failures: list[str] = []
+    if not pending:
+        return done
+    journal = Journal.append_to(path)
+    try:
+        async with Executor(targets) as executor:
+            for entry in reversed(pending):
+                try:
+                    method = await revert_primitive(executor, entry.primitive, timeout_s=timeout_s)
+                except FaultError as exc:
+                    failures.append(str(exc))
+                    journal.write({"type": "revert_failed", "seq": entry.seq, "error": str(exc),
+                                   "by": f"replay pid {os.getpid()}"})
+                    continue
+                journal.write({"type": "reverted", "seq": entry.seq, "method": method,
+                               "by": f"replay pid {os.getpid()}"})
+                done.append(f"reverted ({method}) {entry.fault_id}: {entry.primitive.describe()}")
+    finally:
+        journal.close()
+    if failures:
+        raise FaultError(str(path), "replay", "; ".join(failures))
+    return done
+
+
+async def cleanup_environment(env: Environment) -> list[str]:
+    """Remove every framework toxic (name prefix `chaos_`) from the environment's Toxiproxy,
+    enable every proxy its topology names, and bring back its stopped or paused services."""
+    targets = targets_for(env)
+    done: list[str] = []
+    failures: list[str] = []
+    topo = env.topology
+    named = {p for r in topo.providers.values() for p in r.proxies}
+    named |= {p for r in topo.regions.values() for p in r.proxies}
+    if topo.redis is not None:
+        named |= set(topo.redis.proxies)
+    async with Executor(targets) as executor:
+        proxies = await executor.toxiproxy.proxies()
+        for name, proxy in sorted(proxies.items()):
+            for toxic in proxy.toxics:
+                if toxic.name.startswith(TOXIC_PREFIX):
+                    await executor.toxiproxy.delete_toxic(name, toxic.name)
+                    done.append(f"removed toxic {toxic.name} from {name}")
+            if name in named and not proxy.enabled:
+                await executor.toxiproxy.enable(name)
+                done.append(f"enabled proxy {name}")
+        for service, ref in sorted(env.services.items()):
+            try:
+                if ref.ref_kind == "process":
+                    comp = executor.process.component(ref.ref_name)
+                    was = process_state(comp.pid)
+                    if was in ("T", "t"):
+                        await executor.process.resume(ref.ref_name)
+                        done.append(f"resumed process {service} (pid {comp.pid})")
+                    else:
+                        await executor.process.ensure_running(ref.ref_name)
+                        if executor.process.component(ref.ref_name).pid != comp.pid:
+                            done.append(f"restarted process {service}")
+                    continue
+                project = env.runtime.compose_project if env.runtime.kind == "docker" else None
+                from chaos.faults.docker_runtime import compose_ref
+
+                target = ref.ref_name if ref.ref_kind == "container" else compose_ref(project, ref.ref_name)
+                for container in await executor.docker.resolve(target):
+                    status = await executor.docker.status(container)
+                    if status != "running":
+                        await executor.docker.start(container)
+                        done.append(f"started container {container} (was {status})")
+            except ChaosError as exc:
+                failures.append(f"{service}: {exc}")
+    if failures:
+        raise FaultError(env.name, "cleanup", "; ".join(failures))
+    return done

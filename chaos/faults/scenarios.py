@@ -1,0 +1,177 @@
+"""Scenarios: resolve a drill fault and the environment's topology into primitives (no I/O)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chaos.errors import FaultError
+from chaos.faults.docker_runtime import compose_ref
+from chaos.faults.primitives import Primitive, Targets
+from chaos.faults.toxics import TOXIC_PREFIX, Bandwidth, Latency, ResetPeer, Timeout, ToxicSpec
+from chaos.spec.envvars import expand_env
+
+if TYPE_CHECKING:
+    from chaos.spec.environment import Environment
+    from chaos.spec.faults import ProviderOutageFault, RedisLossFault, RegionFailoverFault
+
+    AnyFault = ProviderOutageFault | RedisLossFault | RegionFailoverFault
+
+
+def targets_for(env: Environment) -> Targets:
+    """Where this environment's primitives act (`${VAR}` resolved now)."""
+    api = expand_env(env.toxiproxy.api, where="toxiproxy.api")
+    runtime = env.runtime
+    if runtime.kind == "process":
+        state = expand_env(runtime.state_file, where="runtime.state_file")
+        from pathlib import Path
+
+        return Targets(toxiproxy_api=api, runtime="process",
+                       state_file=str(Path(state).expanduser()))
+    host = expand_env(runtime.docker_host, where="runtime.docker_host") if runtime.docker_host else None
+    return Targets(toxiproxy_api=api, runtime="docker", docker_host=host,
+                   compose_project=runtime.compose_project)
+
+
+def resolve_fault(fault: AnyFault, env: Environment) -> list[Primitive]:
+    """The primitives that make up `fault` in `env`, in apply order."""
+    match fault.scenario:
+        case "provider_outage":
+            return _provider_outage(fault, env)
+        case "redis_loss":
+            return _redis_loss(fault, env)
+        case "region_failover":
+            return _region_failover(fault, env)
+    raise FaultError(fault.target, "resolve", f"unknown scenario {fault.scenario!r}")  # pragma: no cover
+
+
+def describe_fault(fault: AnyFault, env: Environment) -> list[str]:
+    """Human-readable primitives for `chaos plan` (no I/O)."""
+    return [p.describe() for p in resolve_fault(fault, env)]
+
+
+def _toxic(fault: AnyFault, proxy: str, spec: ToxicSpec, stream: str,
+           toxicity: float = 1.0) -> Primitive:
+    name = f"{TOXIC_PREFIX}{fault.id}_{spec.type}_{stream}"
+    return Primitive("toxiproxy.toxic", proxy, {"name": name, "type": spec.type, "stream": stream,
+                                                "toxicity": toxicity,
+                                                "attributes": spec.attributes()})
+
+
+def _ms(value: Any) -> int:
+    return round(value.total_seconds() * 1000) if value is not None else 0
+
+
+def _provider_outage(fault: ProviderOutageFault, env: Environment) -> list[Primitive]:
+    route = env.topology.providers.get(fault.target)
+    if route is None:
+        raise FaultError(fault.target, "resolve provider_outage",
+                         f"no provider route {fault.target!r} (known: {sorted(env.topology.providers)})")
+    proxies = list(route.proxies)
+    if fault.regions:
+        chosen: list[str] = []
+        for region in fault.regions:
+            reg = env.topology.regions.get(region)
+            picked = [p for p in proxies
+                      if p.startswith(f"{region}-") or (reg is not None and p in reg.proxies)]
+            if not picked:
+                raise FaultError(fault.target, "resolve provider_outage",
+                                 f"no proxy of route {fault.target!r} in region {region!r}")
+            chosen += [p for p in picked if p not in chosen]
+        proxies = chosen
+    if fault.mode == "http_errors":
+        if route.http_fault is None:
+            raise FaultError(fault.target, "resolve provider_outage",
+                             "mode http_errors needs the route's http_fault URL")
+        url = expand_env(route.http_fault, where=f"topology.providers.{fault.target}.http_fault")
+        body = {"status": fault.status,
+                "retry_after_s": fault.retry_after.total_seconds() if fault.retry_after else None,
+                "rate": fault.toxicity if fault.toxicity is not None else 1.0}
+        return [Primitive("http", url, {
+            "apply": {"method": "POST", "url": url, "body": body, "expect_status": 200},
+            "undo": {"method": "DELETE", "url": url, "body": None, "expect_status": 200}})]
+    if not proxies:
+        raise FaultError(fault.target, "resolve provider_outage", "the route lists no proxies")
+    out: list[Primitive] = []
+    for proxy in proxies:
+        match fault.mode:
+            case "down":
+                out.append(Primitive("toxiproxy.disable", proxy))
+            case "blackhole":  # timeout 0: data stalls both ways, nothing closes
+                out += [_toxic(fault, proxy, Timeout(0), s) for s in ("upstream", "downstream")]
+            case "reset":
+                out += [_toxic(fault, proxy, ResetPeer(0), s) for s in ("upstream", "downstream")]
+            case "latency":
+                out.append(_toxic(fault, proxy, Latency(_ms(fault.latency), _ms(fault.jitter)),
+                                  "downstream"))
+            case "slow":
+                out.append(_toxic(fault, proxy, Bandwidth(fault.rate_kbps or 1), "downstream"))
+            case "partial":  # toxicity is drawn per connection
+                out.append(_toxic(fault, proxy, ResetPeer(0), "downstream",
+                                  fault.toxicity if fault.toxicity is not None else 1.0))
+    return out
+
+
+def _service_primitives(fault: AnyFault, env: Environment, services: tuple[str, ...],
+                        action: str) -> list[Primitive]:
+    """`action` (kill | stop | pause) on each service, in the environment's runtime."""
+    if not services:
+        raise FaultError(fault.target, f"resolve {fault.scenario}", "the topology lists no services")
+    out: list[Primitive] = []
+    for name in services:
+        ref = env.services.get(name)
+        if ref is None:
+            raise FaultError(name, f"resolve {fault.scenario}",
+                             f"service {name!r} is not in the environment's services")
+        if ref.ref_kind == "process":
+            if action == "pause":
+                out.append(Primitive("process.stop", ref.ref_name))
+            else:
+                sig = "SIGKILL" if action == "kill" else "SIGTERM"
+                out.append(Primitive("process.kill", ref.ref_name, {"signal": sig}))
+            continue
+        runtime = env.runtime
+        project = runtime.compose_project if runtime.kind == "docker" else None
+        target = ref.ref_name if ref.ref_kind == "container" else compose_ref(project, ref.ref_name)
+        match action:
+            case "kill":
+                out.append(Primitive("docker.kill", target, {"signal": "SIGKILL"}))
+            case "stop":
+                out.append(Primitive("docker.stop", target, {"timeout_s": 10}))
+            case _:
+                out.append(Primitive("docker.pause", target))
+    return out
+
+
+def _redis_loss(fault: RedisLossFault, env: Environment) -> list[Primitive]:
+    redis = env.topology.redis
+    if redis is None:
+        raise FaultError(fault.target, "resolve redis_loss", "the topology has no redis section")
+    if fault.mode == "network":
+        if not redis.proxies:
+            raise FaultError(fault.target, "resolve redis_loss", "the redis topology lists no proxies")
+        return [Primitive("toxiproxy.disable", p) for p in redis.proxies]
+    return _service_primitives(fault, env, redis.services, fault.mode)
+
+
+def _region_failover(fault: RegionFailoverFault, env: Environment) -> list[Primitive]:
+    region = env.topology.regions.get(fault.target)
+    if region is None:
+        raise FaultError(fault.target, "resolve region_failover",
+                         f"no region {fault.target!r} (known: {sorted(env.topology.regions)})")
+    match fault.mode:
+        case "network":
+            if not region.proxies:
+                raise FaultError(fault.target, "resolve region_failover", "the region lists no proxies")
+            return [Primitive("toxiproxy.disable", p) for p in region.proxies]
+        case "stop":
+            return _service_primitives(fault, env, region.services, "stop")
+    if region.drain is None or region.undrain is None:
+        raise FaultError(fault.target, "resolve region_failover", "mode drain needs drain and undrain")
+
+    def req(action: Any, where: str) -> dict[str, Any]:
+        return {"method": action.method, "url": expand_env(action.url, where=where),
+                "body": action.body, "expect_status": action.expect_status}
+
+    drain = req(region.drain, f"topology.regions.{fault.target}.drain.url")
+    undrain = req(region.undrain, f"topology.regions.{fault.target}.undrain.url")
+    return [Primitive("http", drain["url"], {"apply": drain, "undo": undrain})]

@@ -1,0 +1,218 @@
+"""FaultSession: applies a run's faults through the journal and reverts everything still active
+when the context ends, whatever the path (normal end, exception, cancellation)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import anyio
+
+from chaos.errors import ChaosError, FaultError
+from chaos.faults.executor import Executor
+from chaos.faults.journal import JOURNAL_NAME, Journal
+from chaos.faults.primitives import Primitive, Targets
+from chaos.faults.revert import revert_primitive
+from chaos.faults.scenarios import resolve_fault, targets_for
+from chaos.recording import FaultAction, FaultRecord
+
+if TYPE_CHECKING:
+    from chaos.faults.scenarios import AnyFault
+    from chaos.spec.environment import Environment
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSessionStatistics:
+    """Counters of one session (primitives, not faults, unless named so)."""
+
+    faults_applied: int
+    faults_active: int
+    primitives_applied: int
+    primitives_active: int
+    reverted_targeted: int
+    reverted_broad: int
+    revert_failures: int
+
+
+@dataclass
+class _Active:
+    seq: int
+    fault_id: str
+    primitive: Primitive
+    index: int  # position of its FaultAction in the fault's record
+
+
+class FaultSession:
+    """`async with FaultSession(env, run_dir=..., run_id=...) as session:`
+
+    Every primitive's undo is journalled (fsync) before it is applied; `apply` returns once the
+    effect is verified, `applied_at` being that instant. Leaving the context reverts every
+    active primitive in reverse order, shielded from cancellation, verified, retried, and
+    falling back to the broad revert (recorded as `revert_method="broad"`).
+    """
+
+    def __init__(self, env: Environment | None, *, run_dir: Path, run_id: str,
+                 targets: Targets | None = None, verify_timeout_s: float = 10.0,
+                 revert_timeout_s: float = 20.0, revert_attempts: int = 3) -> None:
+        if env is None and targets is None:
+            raise ValueError("FaultSession needs an environment or explicit targets")
+        self._env = env
+        self.targets = targets or targets_for(env)  # type: ignore[arg-type]  # checked above
+        self.run_dir = Path(run_dir)
+        self.run_id = run_id
+        self.journal_path = self.run_dir / JOURNAL_NAME
+        self._executor = Executor(self.targets, verify_timeout_s=verify_timeout_s)
+        self._revert_timeout_s = revert_timeout_s
+        self._revert_attempts = revert_attempts
+        self._journal: Journal | None = None
+        self._records: dict[str, FaultRecord] = {}
+        self._active: list[_Active] = []  # Invariant: in apply order
+        self._reverted = {"targeted": 0, "broad": 0}
+        self._revert_failures = 0
+        self._primitives_applied = 0
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor
+
+    async def __aenter__(self) -> FaultSession:
+        self._journal = Journal.create(self.journal_path, run_id=self.run_id, targets=self.targets)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        failures: list[str] = []
+        with anyio.CancelScope(shield=True):
+            try:
+                for fault_id in reversed(list(dict.fromkeys(a.fault_id for a in self._active))):
+                    record = await self._revert_fault(fault_id)
+                    if record.error:
+                        failures.append(f"{fault_id}: {record.error}")
+                if self._journal is not None:
+                    self._journal.write({"type": "closed", "open": len(self._active)})
+            finally:
+                if self._journal is not None:
+                    self._journal.close()
+                await self._executor.aclose()
+        if failures and exc is None:
+            raise FaultError(self.run_id, "revert", "; ".join(failures))
+
+    # -- public --------------------------------------------------------------------
+
+    def plan(self, fault: AnyFault) -> list[Primitive]:
+        if self._env is None:
+            raise FaultError(fault.id, "resolve", "this session has no environment")
+        return resolve_fault(fault, self._env)
+
+    async def apply(self, fault: AnyFault, *, scheduled_at: float | None = None) -> FaultRecord:
+        """Apply every primitive of `fault` (journal first, then act, then verify)."""
+        if fault.id in self._records:
+            raise FaultError(fault.id, "apply", "this fault was already applied in this run")
+        scheduled = time.time() if scheduled_at is None else scheduled_at
+        record = FaultRecord(id=fault.id, scenario=fault.scenario, mode=fault.mode,
+                             target=fault.target, scheduled_at=scheduled,
+                             scheduled_end=scheduled + fault.for_.total_seconds())
+        self._records[fault.id] = record
+        await self.apply_primitives(fault.id, self.plan(fault))
+        return self._records[fault.id]
+
+    async def apply_primitives(self, fault_id: str, primitives: list[Primitive], *,
+                               scenario: str = "", mode: str = "", target: str = "",
+                               duration_s: float = 0.0) -> FaultRecord:
+        """Apply explicit primitives as one fault (what `apply` does after resolving)."""
+        if self._journal is None:
+            raise FaultError(fault_id, "apply", "the session is not open (use `async with`)")
+        if fault_id not in self._records:
+            now = time.time()
+            self._records[fault_id] = FaultRecord(fault_id, scenario, mode, target, now,
+                                                  now + duration_s)
+        try:
+            for planned in primitives:
+                for p in await self._executor.prepare(planned):
+                    seq = self._journal.intend(fault_id, p)
+                    index = self._add_action(fault_id, FaultAction(p.kind, p.target, dict(p.params)))
+                    # Invariant: active before acting, so a cancellation mid-apply still reverts.
+                    self._active.append(_Active(seq, fault_id, p, index))
+                    await self._executor.apply(p)
+                    applied_at = time.time()
+                    self._journal.write({"type": "applied", "seq": seq})
+                    self._primitives_applied += 1
+                    self._update_action(fault_id, index, applied_at=applied_at)
+        except ChaosError as exc:
+            self._set(fault_id, error=str(exc))
+            await self._revert_fault(fault_id)
+            raise
+        record = self._records[fault_id]
+        self._set(fault_id, applied_at=max((a.applied_at or 0.0) for a in record.actions)
+                  if record.actions else time.time())
+        return self._records[fault_id]
+
+    async def revert(self, fault_id: str) -> FaultRecord:
+        """Revert one fault's primitives (reverse order); its record gets `reverted_at`."""
+        if fault_id not in self._records:
+            raise FaultError(fault_id, "revert", "no such fault in this session")
+        record = await self._revert_fault(fault_id)
+        if record.error and any(a.error for a in record.actions):
+            raise FaultError(fault_id, "revert", record.error)
+        return record
+
+    def records(self) -> list[FaultRecord]:
+        return list(self._records.values())
+
+    def statistics(self) -> FaultSessionStatistics:
+        active_faults = {a.fault_id for a in self._active}
+        return FaultSessionStatistics(
+            faults_applied=sum(1 for r in self._records.values() if r.applied_at is not None),
+            faults_active=len(active_faults), primitives_applied=self._primitives_applied,
+            primitives_active=len(self._active), reverted_targeted=self._reverted["targeted"],
+            reverted_broad=self._reverted["broad"], revert_failures=self._revert_failures)
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _revert_fault(self, fault_id: str) -> FaultRecord:
+        with anyio.CancelScope(shield=True):
+            errors: list[str] = []
+            for active in reversed([a for a in self._active if a.fault_id == fault_id]):
+                try:
+                    method = await revert_primitive(self._executor, active.primitive,
+                                                    attempts=self._revert_attempts,
+                                                    timeout_s=self._revert_timeout_s)
+                except FaultError as exc:
+                    self._revert_failures += 1
+                    errors.append(str(exc))
+                    self._update_action(fault_id, active.index, error=str(exc))
+                    if self._journal is not None:
+                        self._journal.write({"type": "revert_failed", "seq": active.seq,
+                                             "error": str(exc)})
+                    continue
+                reverted_at = time.time()
+                self._active.remove(active)
+                self._reverted[method] += 1
+                if self._journal is not None:
+                    self._journal.write({"type": "reverted", "seq": active.seq, "method": method})
+                self._update_action(fault_id, active.index, reverted_at=reverted_at,
+                                    revert_method=method)
+            record = self._records[fault_id]
+            if not any(a.fault_id == fault_id for a in self._active):
+                done = [a.reverted_at for a in record.actions if a.reverted_at is not None]
+                self._set(fault_id, reverted_at=max(done) if done else time.time())
+            if errors:
+                self._set(fault_id, error="; ".join(errors))
+        return self._records[fault_id]
+
+    def _add_action(self, fault_id: str, action: FaultAction) -> int:
+        record = self._records[fault_id]
+        self._records[fault_id] = replace(record, actions=(*record.actions, action))
+        return len(record.actions)
+
+    def _update_action(self, fault_id: str, index: int, **changes: object) -> None:
+        record = self._records[fault_id]
+        actions = list(record.actions)
+        actions[index] = replace(actions[index], **changes)  # type: ignore[arg-type]  # FaultAction fields
+        self._records[fault_id] = replace(record, actions=tuple(actions))
+
+    def _set(self, fault_id: str, **changes: object) -> None:
+        self._records[fault_id] = replace(self._records[fault_id], **changes)  # type: ignore[arg-type]  # FaultRecord fields
