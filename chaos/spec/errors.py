@@ -31,7 +31,20 @@ def validation_issues(
         where = locate(root, loc, at_key=extra)
         message = _sentence(error, loc, model)
         issues.append(SpecIssue(path, where.line, where.column, where.field, message))
-    return issues
+    return _drop_explained_missing(issues)
+
+
+def _drop_explained_missing(issues: list[SpecIssue]) -> list[SpecIssue]:
+    """`fro: 1m` gives "unknown key 'fro'; did you mean 'for'?" and "'for' is missing":
+    the first says it all, so the second is dropped."""
+    suggested = set()
+    for issue in issues:
+        if issue.message.startswith("unknown key ") and "did you mean '" in issue.message:
+            name = issue.message.rsplit("did you mean '", 1)[1].rstrip("'?")
+            parent = issue.field.rsplit(".", 1)[0] if "." in issue.field else ""
+            suggested.add(f"{parent}.{name}" if parent else name)
+    return [i for i in issues
+            if not (i.message.startswith("required field ") and i.field in suggested)]
 
 
 def _describe(value: Any) -> str:
