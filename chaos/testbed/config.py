@@ -90,6 +90,10 @@ class TestbedConfig(_Model):
     provider: ProviderSettings
     gateway: GatewaySettings
     router: RouterSettings
+    # Where components listen and where they reach Toxiproxy's proxies: 127.0.0.1 for the
+    # process testbed; the compose stack sets 0.0.0.0 and the Toxiproxy service name.
+    listen_host: str = HOST
+    upstream_host: str = HOST
 
     @model_validator(mode="after")
     def _proxies(self) -> TestbedConfig:

@@ -133,7 +133,7 @@ def pid_alive(pid: int, argv: list[str] | None = None) -> bool:
         # Invariant: our components lead their own session (start_new_session) and run argv[0];
         # a reused pid fails one of the two. Compare basenames only: redis rewrites its title.
         first = cmdline[0].decode(errors="replace").split(" ")[0] if cmdline else ""
-        session_leader = fields[4] == str(pid)
+        session_leader = fields[3] == str(pid)  # after "(comm)": state ppid pgrp session
         return session_leader and os.path.basename(first) == os.path.basename(argv[0])
     return True
 

@@ -1,0 +1,105 @@
+"""Redis-backed admission: a per-subject fixed-window rate limit and a global concurrency cap."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import anyio
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from chaos.testbed.config import GatewaySettings
+
+_INFLIGHT_KEY = "tb:inflight"
+# A stream's entry in the in-flight set expires after this long even if its gateway died
+# without releasing it, so a crash cannot shrink the global cap for good.
+_LEASE_S = 600.0
+
+
+class RedisUnavailable(Exception):
+    """Redis did not answer within the configured timeout."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`allow`, `fail_open` (Redis down, admitted anyway), `rate_limited` or `overloaded`."""
+
+    plan: str
+    retry_after_s: float | None = None
+    holds_slot: bool = False  # True when release() must remove the request from the in-flight set
+
+    @property
+    def admitted(self) -> bool:
+        return self.plan in ("allow", "fail_open")
+
+
+class Admission:
+    def __init__(self, redis_port: int, settings: GatewaySettings, host: str = "127.0.0.1") -> None:
+        self.settings = settings
+        self.redis = Redis(
+            host=host, port=redis_port, socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s, retry=Retry(NoBackoff(), 0),
+            max_connections=256,
+        )
+        self.redis_up = True
+
+    async def admit(self, subject: str, request_id: str) -> Decision:
+        """Raise RedisUnavailable (fail-closed) or return the decision."""
+        s = self.settings
+        now = time.time()
+        try:
+            with anyio.fail_after(s.redis_timeout_s):
+                pipe = self.redis.pipeline(transaction=False)
+                if s.rate_limit_requests:
+                    window = math.floor(now / s.rate_limit_window_s)
+                    key = f"tb:rl:{subject}:{window}"
+                    pipe.incr(key)
+                    pipe.expire(key, math.ceil(s.rate_limit_window_s) * 2)
+                pipe.zremrangebyscore(_INFLIGHT_KEY, "-inf", now - _LEASE_S)
+                pipe.zadd(_INFLIGHT_KEY, {request_id: now})
+                pipe.zcard(_INFLIGHT_KEY)
+                results = await pipe.execute()
+                self.redis_up = True
+                count = int(results[0]) if s.rate_limit_requests else 0
+                in_flight = int(results[-1])
+                if s.rate_limit_requests and count > s.rate_limit_requests:
+                    await self.redis.zrem(_INFLIGHT_KEY, request_id)
+                    window_end = (math.floor(now / s.rate_limit_window_s) + 1) * s.rate_limit_window_s
+                    return Decision("rate_limited", window_end - now)
+                if in_flight > s.concurrency_cap:
+                    await self.redis.zrem(_INFLIGHT_KEY, request_id)
+                    return Decision("overloaded", 1.0)
+                return Decision("allow", holds_slot=True)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.redis_up = False
+            if s.fail_open:
+                return Decision("fail_open")
+            raise RedisUnavailable(f"redis: {type(exc).__name__}") from None
+
+    async def release(self, request_id: str) -> bool:
+        """Remove the request from the in-flight set; False when Redis did not answer
+        (the entry's lease then expires it)."""
+        try:
+            with anyio.fail_after(self.settings.redis_timeout_s):
+                await self.redis.zrem(_INFLIGHT_KEY, request_id)
+        except (RedisError, OSError, TimeoutError):
+            self.redis_up = False
+            return False
+        return True
+
+    async def ping(self) -> bool:
+        try:
+            with anyio.fail_after(self.settings.redis_timeout_s):
+                await self.redis.ping()
+        except (RedisError, OSError, TimeoutError):
+            self.redis_up = False
+        else:
+            self.redis_up = True
+        return self.redis_up
+
+    async def close(self) -> None:
+        await self.redis.aclose()  # type: ignore[attr-defined]  # stubs predate aclose (redis>=5)

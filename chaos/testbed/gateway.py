@@ -1,0 +1,335 @@
+"""The regional gateway: auth, WAF, Redis admission, provider slots, circuit breakers, streaming."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from chaos.testbed.admission import Admission, Decision, RedisUnavailable
+from chaos.testbed.asgi import (
+    SSE_HEADERS,
+    BodyTooLarge,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    lifespan,
+    not_found,
+    read_body,
+    send_error,
+    send_json,
+    send_metrics,
+    send_stream,
+)
+from chaos.testbed.circuit import CircuitBreaker, CircuitState
+from chaos.testbed.config import ROUTES, TestbedConfig
+from chaos.testbed.requestlog import RequestLog, hash_subject
+from chaos.testbed.slots import ProviderSlots, QueueTimeout
+
+_TOKEN = re.compile(r"Bearer tb-([A-Za-z0-9_.-]{1,64})")
+_REDIS_PING_INTERVAL_S = 0.5
+
+
+def subject_of(authorization: str | None) -> str | None:
+    """The subject of a valid `Bearer tb-<subject>` token, else None."""
+    if authorization is None:
+        return None
+    m = _TOKEN.fullmatch(authorization.strip())
+    return m.group(1) if m else None
+
+
+class _ProviderFailed(Exception):
+    pass
+
+
+class GatewayApp:
+    """ASGI app of one regional gateway (`us-east` or `us-west`)."""
+
+    def __init__(self, region: str, config: TestbedConfig, log_path: Path) -> None:
+        self.region = region
+        self.config = config
+        s = config.gateway
+        self.settings = s
+        self.admission = Admission(config.proxies[f"{region}-redis"], s, config.upstream_host)
+        self.slots = ProviderSlots(s.provider_concurrency)
+        self.provider_urls = {r: f"http://{config.upstream_host}:{config.proxies[f'{region}-{r}']}" for r in ROUTES}
+        self.log = RequestLog(log_path, component=f"gateway-{region}",
+                              log_message_text=s.log_message_text)
+        self.registry = CollectorRegistry()
+        reg = self.registry
+        self._requests = Counter("chat_requests_total", "Chat requests by outcome code",
+                                 ["region", "code"], registry=reg)
+        self._circuit = Gauge("provider_circuit_state", "0 closed, 1 open, 0.5 half-open",
+                              ["region", "route"], registry=reg)
+        self._transitions = Counter("provider_circuit_transitions_total",
+                                    "Circuit state changes", ["region", "route", "to"], registry=reg)
+        self._queue_age = Gauge("queue_oldest_job_age_seconds", "Age of the oldest request waiting "
+                                "for a provider slot", ["region"], registry=reg)
+        self._queue_depth = Gauge("queue_depth", "Requests waiting for a provider slot", ["region"],
+                                  registry=reg)
+        self._slots_in_use = Gauge("provider_slots_in_use", "Provider calls in progress", ["region"],
+                                   registry=reg)
+        self._redis_up = Gauge("redis_up", "1 when the last Redis call succeeded", ["region"],
+                               registry=reg)
+        self._served_by = Counter("provider_streams_total", "Streams served, by provider route",
+                                  ["region", "route"], registry=reg)
+        self.breakers = {
+            r: CircuitBreaker(r, failure_threshold=s.circuit_failure_threshold,
+                              open_duration_s=s.circuit_open_duration_s,
+                              half_open_probes=s.circuit_half_open_probes,
+                              on_change=self._on_circuit_change)
+            for r in ROUTES
+        }
+        for r in ROUTES:
+            self._circuit.labels(region, r).set(0)
+        self._refresh_gauges()
+        self.client: httpx.AsyncClient | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def _startup(self) -> None:
+        s = self.settings
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(s.provider_read_timeout_s, connect=s.provider_connect_timeout_s,
+                                  pool=None),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=2048),
+        )
+        await self.admission.ping()
+
+    async def _shutdown(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+        await self.admission.close()
+        self.log.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._ping_redis_forever)
+                await lifespan(receive, send, self._startup, self._shutdown)
+                tg.cancel_scope.cancel()
+            return
+        req = Request.from_scope(scope)
+        if req.path == "/api/chat":
+            if req.method != "POST":
+                await send_error(send, 405, "method_not_allowed")
+            else:
+                await self._chat(req, receive, send)
+        elif req.path == "/health":
+            await self._health(send)
+        elif req.path == "/db/health":
+            ok = await self.admission.ping()
+            self._redis_up.labels(self.region).set(int(ok))
+            if ok:
+                await send_json(send, 200, {"status": "ok", "redis": "ok"})
+            else:
+                await send_error(send, 503, "redis_unavailable")
+        elif req.path == "/auth/whoami":
+            subject = subject_of(req.headers.get("authorization"))
+            if subject is None:
+                await send_error(send, 401, "invalid_token")
+            else:
+                await send_json(send, 200, {"subject": subject, "hashed_subject": hash_subject(subject),
+                                            "region": self.region})
+        elif req.path == "/metrics":
+            self._refresh_gauges()
+            await send_metrics(send, self.registry)
+        elif req.path == "/admin/circuits":
+            await send_json(send, 200, {
+                r: {"state": st.state.value, "consecutive_failures": st.consecutive_failures,
+                    "transitions": st.transitions}
+                for r, st in ((r, b.statistics()) for r, b in self.breakers.items())})
+        else:
+            await not_found(send)
+
+    async def _ping_redis_forever(self) -> None:
+        while True:
+            self._redis_up.labels(self.region).set(int(await self.admission.ping()))
+            await anyio.sleep(_REDIS_PING_INTERVAL_S)
+
+    def _refresh_gauges(self) -> None:
+        st = self.slots.statistics()
+        self._queue_age.labels(self.region).set(st.oldest_age_s)
+        self._queue_depth.labels(self.region).set(st.queue_depth)
+        self._slots_in_use.labels(self.region).set(st.in_use)
+        self._redis_up.labels(self.region).set(int(self.admission.redis_up))
+        for r, b in self.breakers.items():
+            self._circuit.labels(self.region, r).set(b.state.metric_value)
+
+    def _on_circuit_change(self, breaker: CircuitBreaker, old: CircuitState, new: CircuitState) -> None:
+        self._circuit.labels(self.region, breaker.route).set(new.metric_value)
+        self._transitions.labels(self.region, breaker.route, new.value).inc()
+
+    async def _health(self, send: Send) -> None:
+        """200 when this gateway can serve: Redis answers (or fail-open) and some circuit is not open."""
+        redis_ok = await self.admission.ping()
+        circuits = {r: b.state.value for r, b in self.breakers.items()}
+        any_route = any(s != CircuitState.OPEN.value for s in circuits.values())
+        ok = (redis_ok or self.settings.fail_open) and any_route
+        body = {"status": "ok" if ok else "unhealthy", "region": self.region,
+                "redis": "ok" if redis_ok else "down", "circuits": circuits}
+        await send_json(send, 200 if ok else 503, body)
+
+    # -- chat ------------------------------------------------------------------------------
+    async def _chat(self, req: Request, receive: Receive, send: Send) -> None:
+        t0 = time.monotonic()
+        request_id = req.headers.get("x-request-id") or uuid.uuid4().hex
+        subject = subject_of(req.headers.get("authorization"))
+        message: str | None = None
+        waf, plan = "not_evaluated", "not_evaluated"
+
+        async def reject(status: int, code: str, retry_after_s: float | None = None) -> None:
+            await send_error(send, status, code, retry_after_s=retry_after_s,
+                             headers=[(b"x-request-id", request_id.encode())])
+            self._finish(request_id, subject, status, code, t0, waf, plan, message)
+
+        ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            await reject(415, "unsupported_media_type")
+            return
+        if subject is None:
+            await reject(401, "invalid_token")
+            return
+        try:
+            body = json.loads(await read_body(receive, 64 * 1024))
+        except (ValueError, BodyTooLarge):
+            body = None
+        message = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(message, str):
+            message = None
+            await reject(400, "bad_request")
+            return
+        waf = "block" if len(message) > self.settings.max_message_chars else "allow"
+        if waf == "block":
+            await reject(403, "waf_blocked")
+            return
+        try:
+            decision = await self.admission.admit(subject, request_id)
+        except RedisUnavailable:
+            plan = "redis_unavailable"
+            await reject(503, "redis_unavailable")
+            return
+        plan = decision.plan
+        if not decision.admitted:
+            await reject(429, decision.plan, decision.retry_after_s)
+            return
+        await self._serve(req, receive, send, request_id, subject, message, decision, t0, waf)
+
+    async def _serve(self, req: Request, receive: Receive, send: Send, request_id: str,
+                     subject: str, message: str, decision: Decision, t0: float, waf: str) -> None:
+        plan = decision.plan
+        slot = False
+        resp: httpx.Response | None = None
+        try:
+            try:
+                await self.slots.acquire(self.settings.queue_timeout_s)
+                slot = True
+            except QueueTimeout:
+                await send_error(send, 503, "queue_timeout", retry_after_s=1.0)
+                self._finish(request_id, subject, 503, "queue_timeout", t0, waf, plan, message)
+                return
+            opened = await self._open_provider(message, request_id)
+            if opened is None:
+                await send_error(send, 503, "provider_unavailable", retry_after_s=1.0)
+                self._finish(request_id, subject, 503, "provider_unavailable", t0, waf, plan, message)
+                return
+            route, resp, first, lines = opened
+            outcome = {"code": "ok"}
+            headers = [*SSE_HEADERS, (b"x-request-id", request_id.encode()),
+                       (b"x-provider-route", route.encode())]
+            done = await send_stream(send, receive, 200, headers,
+                                     self._relay(route, first, lines, outcome))
+            code = outcome["code"] if done else "client_disconnected"
+            self._served_by.labels(self.region, route).inc()
+            self._finish(request_id, subject, 200, code, t0, waf, plan, message, route=route)
+        finally:
+            with anyio.CancelScope(shield=True):
+                if resp is not None:
+                    await resp.aclose()
+                if slot:
+                    self.slots.release()
+                if decision.holds_slot:
+                    await self.admission.release(request_id)
+
+    async def _open_provider(
+        self, message: str, request_id: str
+    ) -> tuple[str, httpx.Response, bytes, AsyncIterator[str]] | None:
+        """Try the routes in order through their circuits; the first that yields a first token wins."""
+        assert self.client is not None
+        payload = {"model": "testbed", "stream": True,
+                   "messages": [{"role": "user", "content": message}]}
+        for route in ROUTES:
+            breaker = self.breakers[route]
+            if not breaker.allow():
+                continue
+            resp = None
+            try:
+                request = self.client.build_request(
+                    "POST", f"{self.provider_urls[route]}/v1/chat/completions", json=payload,
+                    headers={"x-request-id": request_id})
+                resp = await self.client.send(request, stream=True)
+                if resp.status_code != 200:
+                    raise _ProviderFailed(f"HTTP {resp.status_code}")
+                lines = resp.aiter_lines()
+                first = await self._next_token(lines)
+                if first is None:
+                    raise _ProviderFailed("stream ended before the first token")
+            except (httpx.HTTPError, _ProviderFailed, ValueError):
+                breaker.record_failure()
+                if resp is not None:
+                    with anyio.CancelScope(shield=True):
+                        await resp.aclose()
+                continue
+            except BaseException:
+                breaker.release()
+                if resp is not None:
+                    with anyio.CancelScope(shield=True):
+                        await resp.aclose()
+                raise
+            breaker.record_success()
+            return route, resp, first, lines
+        return None
+
+    @staticmethod
+    async def _next_token(lines: AsyncIterator[str]) -> bytes | None:
+        """The next token event for the client, or None at the provider's [DONE]."""
+        async for line in lines:
+            if not line.startswith("data: "):
+                continue
+            data = line[6:]
+            if data == "[DONE]":
+                return None
+            content = json.loads(data)["choices"][0]["delta"].get("content", "")
+            return b"data: " + json.dumps({"token": content}).encode() + b"\n\n"
+        raise _ProviderFailed("stream closed without [DONE]")
+
+    async def _relay(self, route: str, first: bytes, lines: AsyncIterator[str],
+                     outcome: dict[str, str]) -> AsyncIterator[bytes]:
+        yield first
+        while True:
+            try:
+                event = await self._next_token(lines)
+            except (httpx.HTTPError, _ProviderFailed, ValueError):
+                self.breakers[route].record_failure()
+                outcome["code"] = "stream_error"
+                yield b'event: error\ndata: {"error": "provider_unavailable"}\n\n'
+                return
+            if event is None:
+                yield b"data: [DONE]\n\n"
+                return
+            yield event
+
+    def _finish(self, request_id: str, subject: str | None, status: int, code: str, t0: float,
+                waf: str, plan: str, message: str | None, **extra: object) -> None:
+        self._requests.labels(self.region, code).inc()
+        self.log.write(request_id=request_id, subject=subject, status=status, code=code,
+                       latency_ms=(time.monotonic() - t0) * 1000.0, waf_decision=waf,
+                       plan_decision=plan, message=message, region=self.region, **extra)
