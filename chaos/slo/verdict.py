@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any
 
 
-class Verdict(str, Enum):
+class Verdict(str, Enum):  # noqa: UP042 - StrEnum changes format(); JSON relies on .value
     PASS = "PASS"
     FAIL = "FAIL"
     INCONCLUSIVE = "INCONCLUSIVE"

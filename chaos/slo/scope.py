@@ -1,0 +1,167 @@
+"""Scopes (the time ranges SLOs are judged over) and the load aggregates inside them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from chaos.recording import STATUS_CLASSES, LoadWindow, MissingWindow
+from chaos.slo.histogram import HistogramAccumulator
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A named union of half-open wall-clock intervals [start, end), judged at one tier."""
+
+    name: str  # "baseline", "fault:<id>", "recovery", "run"
+    tier: str
+    intervals: tuple[tuple[float, float], ...]
+
+    def contains(self, t: float) -> bool:
+        return any(start <= t < end for start, end in self.intervals)
+
+    @property
+    def start(self) -> float:
+        return min(s for s, _ in self.intervals)
+
+    @property
+    def end(self) -> float:
+        return max(e for _, e in self.intervals)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(e - s for s, e in self.intervals)
+
+
+def window_instant(start: float, end: float) -> float:
+    """A window belongs to the scope containing its midpoint (windows do not align to phases)."""
+    return (start + end) / 2.0
+
+
+@dataclass
+class LoadAggregate:
+    """Mutable sum of load windows; the evaluator's working value, never exported."""
+
+    windows: int = 0
+    missing: int = 0
+    window_seconds: float = 0.0
+    missing_seconds: float = 0.0
+    saturated: int = 0
+    started: int = 0
+    cancelled: int = 0
+    late: int = 0
+    dropped: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_CLASSES, 0))
+    error_codes: dict[str, int] = field(default_factory=dict)
+    transport: dict[str, int] = field(default_factory=dict)
+    regions: dict[str, int] = field(default_factory=dict)
+    first_token: HistogramAccumulator = field(default_factory=HistogramAccumulator)
+    completion: HistogramAccumulator = field(default_factory=HistogramAccumulator)
+    max_loop_lag_p99_ms: float = 0.0
+    max_cpu_percent: float = 0.0
+    first_start: float | None = None
+    last_end: float | None = None
+
+    def add_window(self, w: LoadWindow) -> None:
+        self.windows += 1
+        self.window_seconds += w.end - w.start
+        self.saturated += int(w.saturated)
+        self.started += w.started
+        self.cancelled += w.cancelled
+        self.late += w.late
+        self.dropped += w.dropped
+        for key, n in w.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        _add_counts(self.error_codes, w.error_codes)
+        _add_counts(self.transport, w.transport)
+        _add_counts(self.regions, w.regions)
+        self.first_token.add_encoded(w.first_token_hist)
+        self.completion.add_encoded(w.completion_hist)
+        self.max_loop_lag_p99_ms = max(self.max_loop_lag_p99_ms, w.loop_lag_p99_ms)
+        self.max_cpu_percent = max(self.max_cpu_percent, w.cpu_percent)
+        self._span(w.start, w.end)
+
+    def add_missing(self, m: MissingWindow) -> None:
+        self.missing += 1
+        self.missing_seconds += m.end - m.start
+        self._span(m.start, m.end)
+
+    def add(self, other: LoadAggregate) -> None:
+        for name in ("windows", "missing", "saturated", "started", "cancelled", "late", "dropped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.window_seconds += other.window_seconds
+        self.missing_seconds += other.missing_seconds
+        _add_counts(self.counts, other.counts)
+        _add_counts(self.error_codes, other.error_codes)
+        _add_counts(self.transport, other.transport)
+        _add_counts(self.regions, other.regions)
+        self.first_token.add(other.first_token)
+        self.completion.add(other.completion)
+        self.max_loop_lag_p99_ms = max(self.max_loop_lag_p99_ms, other.max_loop_lag_p99_ms)
+        self.max_cpu_percent = max(self.max_cpu_percent, other.max_cpu_percent)
+        if other.first_start is not None and other.last_end is not None:
+            self._span(other.first_start, other.last_end)
+
+    @property
+    def ended(self) -> int:
+        """Requests that ended with a status class (the rate denominator; cancelled excluded)."""
+        return sum(self.counts.values())
+
+    @property
+    def server_failures(self) -> int:
+        return self.counts.get("5xx", 0) + self.counts.get("transport", 0)
+
+    @property
+    def window_gap_fraction(self) -> float:
+        total = self.window_seconds + self.missing_seconds
+        return self.missing_seconds / total if total > 0 else 0.0
+
+    def _span(self, start: float, end: float) -> None:
+        self.first_start = start if self.first_start is None else min(self.first_start, start)
+        self.last_end = end if self.last_end is None else max(self.last_end, end)
+
+
+def _add_counts(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for key, n in other.items():
+        into[key] = into.get(key, 0) + n
+
+
+def aggregate_scopes(
+    scopes: Sequence[Scope],
+    windows: Iterable[LoadWindow],
+    missing: Iterable[MissingWindow],
+) -> list[LoadAggregate]:
+    """One aggregate per scope. Each window is decoded once: it is added to the segment of
+    scopes containing its midpoint, and scopes sum their segments."""
+    segments: dict[tuple[int, ...], LoadAggregate] = {}
+
+    def segment(t: float) -> LoadAggregate | None:
+        key = tuple(i for i, s in enumerate(scopes) if s.contains(t))
+        if not key:
+            return None
+        agg = segments.get(key)
+        if agg is None:
+            agg = segments[key] = LoadAggregate()
+        return agg
+
+    for w in windows:
+        agg = segment(window_instant(w.start, w.end))
+        if agg is not None:
+            agg.add_window(w)
+    for m in missing:
+        agg = segment(window_instant(m.start, m.end))
+        if agg is not None:
+            agg.add_missing(m)
+    result = [LoadAggregate() for _ in scopes]
+    for key, agg in segments.items():
+        for i in key:
+            result[i].add(agg)
+    return result
+
+
+def unique_windows(windows: Iterable[LoadWindow]) -> list[LoadWindow]:
+    """Windows deduplicated by identity (receiving one twice is harmless by contract)."""
+    seen: dict[tuple[str, str, int, int], LoadWindow] = {}
+    for w in windows:
+        seen.setdefault(w.key, w)
+    return list(seen.values())

@@ -1,0 +1,218 @@
+"""Tier SLO criteria of one scope: availability, 2xx minimum, 5xx, 429, p95 first token and completion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from chaos.recording import ProbeSecond
+from chaos.slo.catalog import PROBE_INTERVAL_S
+from chaos.slo.config import EvaluationConfig, Threshold, Thresholds
+from chaos.slo.scope import LoadAggregate, Scope
+from chaos.slo.verdict import Criterion, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Probe seconds of one scope."""
+
+    expected: int
+    with_data: int
+    available: int
+
+    @property
+    def value(self) -> float | None:
+        return self.available / self.with_data if self.with_data else None
+
+    @property
+    def gap_fraction(self) -> float:
+        if self.expected <= 0:
+            return 1.0
+        return max(0.0, 1.0 - self.with_data / self.expected)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSummary:
+    """One row of the per-phase SLO table (measured values; None where there was no data)."""
+
+    scope: str
+    tier: str
+    start: float
+    end: float
+    requests: int
+    availability: float | None
+    rate_2xx: float | None
+    rate_5xx: float | None
+    rate_429: float | None
+    p95_first_token_ms: float | None
+    p95_completion_ms: float | None
+    windows: int
+    missing_windows: int
+    saturated_windows: int
+    verdict: Verdict
+
+
+def probe_availability(scope: Scope, probes: Sequence[ProbeSecond]) -> Availability:
+    expected = round(scope.duration_s / PROBE_INTERVAL_S)
+    with_data = available = 0
+    for p in probes:
+        if scope.contains(p.t):
+            a = p.available
+            if a is not None:
+                with_data += 1
+                available += int(a)
+    return Availability(expected, with_data, available)
+
+
+def at_most(numerator: int, denominator: int, limit: float) -> bool:
+    """Exact rational comparison: 3/1000 against 0.3% is equal, so it passes."""
+    return Fraction(numerator, denominator) <= Fraction(repr(limit))
+
+
+def at_least(numerator: int, denominator: int, limit: float) -> bool:
+    return Fraction(numerator, denominator) >= Fraction(repr(limit))
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else x * 100.0
+
+
+class _Judge:
+    """Builds one scope's criteria with shared id/scope/window fields."""
+
+    def __init__(self, scope: Scope, agg: LoadAggregate, config: EvaluationConfig) -> None:
+        self.scope = scope
+        self.agg = agg
+        self.config = config
+        self.prefix = f"tier_{scope.tier.lower()}"
+
+    def make(self, name: str, verdict: Verdict, measured: float | None, threshold: Threshold,
+             unit: str, comparison: str, reason: str, **details: object) -> Criterion:
+        shown = threshold.value * 100.0 if unit == "%" else threshold.value
+        return Criterion(
+            id=f"{self.prefix}.{name}@{self.scope.name}",
+            verdict=verdict,
+            measured=measured,
+            threshold=shown,
+            unit=unit,
+            scope=self.scope.name,
+            reason=reason,
+            window_start=self.scope.start,
+            window_end=self.scope.end,
+            comparison=comparison,
+            override=threshold.override,
+            details=details,
+        )
+
+
+def judge_scope(
+    scope: Scope,
+    agg: LoadAggregate,
+    availability: Availability,
+    thresholds: Thresholds,
+    config: EvaluationConfig,
+) -> tuple[list[Criterion], PhaseSummary]:
+    j = _Judge(scope, agg, config)
+    criteria = [_availability(j, availability, thresholds.availability)]
+    criteria += _rates(j, thresholds)
+    criteria += _latencies(j, thresholds)
+    den = agg.ended
+    summary = PhaseSummary(
+        scope=scope.name, tier=scope.tier, start=scope.start, end=scope.end, requests=den,
+        availability=availability.value,
+        rate_2xx=agg.counts.get("2xx", 0) / den if den else None,
+        rate_5xx=agg.server_failures / den if den else None,
+        rate_429=agg.counts.get("429", 0) / den if den else None,
+        p95_first_token_ms=agg.first_token.percentile_ms(95.0),
+        p95_completion_ms=agg.completion.percentile_ms(95.0),
+        windows=agg.windows, missing_windows=agg.missing, saturated_windows=agg.saturated,
+        verdict=Verdict.combine(c.verdict for c in criteria),
+    )
+    return criteria, summary
+
+
+def _availability(j: _Judge, a: Availability, t: Threshold) -> Criterion:
+    details = {"probe_seconds_expected": a.expected, "probe_seconds_with_data": a.with_data,
+               "probe_seconds_available": a.available, "gap_fraction": round(a.gap_fraction, 6)}
+    value = a.value
+    if value is None:
+        return j.make("availability", Verdict.INCONCLUSIVE, None, t, "%", ">=",
+                      "No prober second with data in this scope.", **details)
+    ok = at_least(a.available, a.with_data, t.value)
+    if a.gap_fraction > j.config.max_probe_gap_fraction:
+        return j.make("availability", Verdict.INCONCLUSIVE, _pct(value), t, "%", ">=",
+                      f"Probe gaps cover {a.gap_fraction:.1%} of the scope, over the "
+                      f"{j.config.max_probe_gap_fraction:.1%} allowed.", **details)
+    verdict = Verdict.PASS if ok else Verdict.FAIL
+    return j.make("availability", verdict, _pct(value), t, "%", ">=",
+                  f"{a.available} of {a.with_data} probe seconds were available "
+                  f"({value:.3%}) against a minimum of {t.value:.3%}.", **details)
+
+
+def _load_gap(j: _Judge) -> str | None:
+    gap = j.agg.window_gap_fraction
+    if gap > j.config.max_window_gap_fraction:
+        return (f"Missing load windows cover {gap:.1%} of the scope's worker-seconds, over the "
+                f"{j.config.max_window_gap_fraction:.1%} allowed.")
+    return None
+
+
+def _rates(j: _Judge, th: Thresholds) -> list[Criterion]:
+    agg = j.agg
+    den = agg.ended
+    specs = [
+        ("rate_2xx", agg.counts.get("2xx", 0), th.rate_2xx, ">=", "2xx responses"),
+        ("rate_5xx", agg.server_failures, th.rate_5xx, "<=", "5xx and transport failures"),
+        ("rate_429", agg.counts.get("429", 0), th.rate_429, "<=", "429 load-shedding responses"),
+    ]
+    gap = _load_gap(j)
+    out = []
+    for name, num, t, cmp, what in specs:
+        details = {"numerator": num, "denominator": den, "missing_windows": agg.missing,
+                   "cancelled_excluded": agg.cancelled}
+        if den == 0:
+            out.append(j.make(name, Verdict.INCONCLUSIVE, None, t, "%", cmp,
+                              "No request ended in this scope.", **details))
+            continue
+        value = num / den
+        if gap is not None:
+            out.append(j.make(name, Verdict.INCONCLUSIVE, _pct(value), t, "%", cmp, gap, **details))
+            continue
+        ok = at_least(num, den, t.value) if cmp == ">=" else at_most(num, den, t.value)
+        bound = "minimum" if cmp == ">=" else "maximum"
+        out.append(j.make(name, Verdict.PASS if ok else Verdict.FAIL, _pct(value), t, "%", cmp,
+                          f"{num} of {den} ended requests were {what} ({value:.3%}) against a "
+                          f"{bound} of {t.value:.3%}.", **details))
+    return out
+
+
+def _latencies(j: _Judge, th: Thresholds) -> list[Criterion]:
+    agg = j.agg
+    out = []
+    for name, hist, t, what in (
+        ("p95_first_token", agg.first_token, th.p95_first_token, "first-token"),
+        ("p95_completion", agg.completion, th.p95_completion, "completion"),
+    ):
+        p95 = hist.percentile_ms(95.0)
+        details = {"count": hist.total, "saturated_windows": agg.saturated, "windows": agg.windows,
+                   "resolution": "HDR histogram, 3 significant digits"}
+        saturated_share = agg.saturated / agg.windows if agg.windows else 0.0
+        if hist.total < j.config.min_requests_for_p95:
+            verdict, reason = Verdict.INCONCLUSIVE, (
+                f"Only {hist.total} {what} latencies in this scope, fewer than the "
+                f"{j.config.min_requests_for_p95} needed for an honest p95.")
+        elif saturated_share > j.config.max_saturated_fraction:
+            verdict, reason = Verdict.INCONCLUSIVE, (
+                f"The load driver was saturated in {agg.saturated} of {agg.windows} windows, "
+                "so these latencies are partly the driver's.")
+        elif (gap := _load_gap(j)) is not None:
+            verdict, reason = Verdict.INCONCLUSIVE, gap
+        else:
+            assert p95 is not None
+            ok = p95 <= t.value
+            verdict = Verdict.PASS if ok else Verdict.FAIL
+            reason = (f"p95 {what} latency was {p95:,.0f} ms over {hist.total} requests against "
+                      f"a maximum of {t.value:,.0f} ms.")
+        out.append(j.make(name, verdict, p95, t, "ms", "<=", reason, **details))
+    return out
