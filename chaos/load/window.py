@@ -1,0 +1,143 @@
+"""A worker's per-second accumulator of request outcomes, closed into a `LoadWindow`."""
+
+from __future__ import annotations
+
+from hdrh.histogram import HdrHistogram
+
+from chaos.load.http import Exchange
+from chaos.recording import (
+    HIST_HIGHEST_US,
+    HIST_LOWEST_US,
+    HIST_SIGNIFICANT_DIGITS,
+    STATUS_CLASSES,
+    LoadWindow,
+)
+
+# 3 significant digits: HDR keeps 2048 sub-buckets per power of two, so values below 2048
+# are exact and above it the resolution is 2**(bit_length - 11).
+_SUB_BUCKET_BITS = 11
+
+
+def quantize_us(value_us: int) -> int:
+    """The value HDR would store for `value_us` anyway (its bucket's lowest value), so a
+    window can count distinct values in a dict and feed HDR once per distinct value."""
+    value_us = min(max(value_us, HIST_LOWEST_US), HIST_HIGHEST_US)
+    shift = value_us.bit_length() - _SUB_BUCKET_BITS
+    return value_us if shift <= 0 else (value_us >> shift) << shift
+
+
+class LatencyCounts:
+    """Latencies of one window, counted per HDR bucket; encodes to an HDR histogram."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+
+    def add(self, value_us: int) -> None:
+        key = quantize_us(value_us)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+
+    def __len__(self) -> int:
+        return sum(self._counts.values())
+
+    def encode(self) -> str:
+        hist = HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_SIGNIFICANT_DIGITS)
+        for value, count in self._counts.items():
+            hist.record_value(value, count)
+        encoded: bytes = hist.encode()
+        return encoded.decode("ascii")
+
+
+def status_class(exchange: Exchange) -> str:
+    """One of STATUS_CLASSES for a finished exchange."""
+    if exchange.kind is not None or exchange.status is None:
+        return "transport"
+    status = exchange.status
+    if 200 <= status < 300:
+        return "2xx"
+    if status == 429:
+        return "429"
+    if status >= 500:
+        return "5xx"
+    return "4xx"  # other 4xx; 1xx/3xx final answers are client-side misconfiguration too
+
+
+class WindowAccumulator:
+    """Counts for the current window; `close()` returns the `LoadWindow` and starts anew.
+
+    Invariant: every started request is either recorded (in `counts`) or cancelled, in
+    some window of the same worker.
+    """
+
+    def __init__(self, run_id: str, worker_id: str, incarnation: int) -> None:
+        self.run_id = run_id
+        self.worker_id = worker_id
+        self.incarnation = incarnation
+        self.seq = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        self.started = 0
+        self.counts = dict.fromkeys(STATUS_CLASSES, 0)
+        self.error_codes: dict[str, int] = {}
+        self.transport: dict[str, int] = {}
+        self.regions: dict[str, int] = {}
+        self.first_token = LatencyCounts()
+        self.completion = LatencyCounts()
+        self.cancelled = 0
+        self.late = 0
+        self.dropped = 0
+        self.events = 0
+        self.bytes_received = 0
+
+    def record(self, exchange: Exchange, start: float) -> str:
+        """Count one ended request; `start` is its (intended) start, monotonic seconds."""
+        cls = status_class(exchange)
+        self.counts[cls] += 1
+        if exchange.kind is not None:
+            self.transport[exchange.kind] = self.transport.get(exchange.kind, 0) + 1
+        if exchange.error_code is not None:
+            self.error_codes[exchange.error_code] = self.error_codes.get(exchange.error_code, 0) + 1
+        if exchange.region is not None:
+            self.regions[exchange.region] = self.regions.get(exchange.region, 0) + 1
+        if exchange.first_byte_at is not None:
+            self.first_token.add(int((exchange.first_byte_at - start) * 1e6))
+        if cls == "2xx":
+            self.completion.add(int((exchange.ended_at - start) * 1e6))
+        self.events += exchange.events
+        self.bytes_received += exchange.bytes_received
+        return cls
+
+    def close(
+        self, *, start_wall: float, end_wall: float, in_flight: int, loop_lag_p99_ms: float,
+        cpu_percent: float, max_lag_p99_ms: float, max_cpu_percent: float,
+    ) -> LoadWindow:
+        window = LoadWindow(
+            run_id=self.run_id,
+            worker_id=self.worker_id,
+            incarnation=self.incarnation,
+            seq=self.seq,
+            start=start_wall,
+            end=end_wall,
+            started=self.started,
+            counts=self.counts,
+            error_codes=self.error_codes,
+            transport=self.transport,
+            regions=self.regions,
+            first_token_hist=self.first_token.encode(),
+            completion_hist=self.completion.encode(),
+            cancelled=self.cancelled,
+            late=self.late,
+            dropped=self.dropped,
+            in_flight=in_flight,
+            events=self.events,
+            bytes_received=self.bytes_received,
+            loop_lag_p99_ms=round(loop_lag_p99_ms, 3),
+            cpu_percent=round(cpu_percent, 1),
+            saturated=loop_lag_p99_ms > max_lag_p99_ms or cpu_percent > max_cpu_percent,
+        )
+        self.seq += 1
+        self._clear()
+        return window
