@@ -39,9 +39,11 @@ if [ ! -x /bin/busybox ]; then
     --no-install-recommends busybox-static >&2
 fi
 
-# build IMAGE CONTEXT_DIR DOCKERFILE [extra digest input] : skip when the label matches
+# build IMAGE CONTEXT_DIR DOCKERFILE [extra digest input [docker build args...]]: skipped when
+# the image's org.chaos.inputs label equals the digest of the context (and the extra input)
 build() {
   local image="$1" ctx="$2" dockerfile="$3" extra="${4:-}"
+  shift 3; shift || true
   cp "$dockerfile" "$ctx/Dockerfile"
   local digest
   digest="$( { "$PYTHON" "$HERE/offline/stage_rootfs.py" digest "$ctx"; printf '%s' "$extra"; } | sha256sum | cut -d' ' -f1)"
@@ -54,7 +56,7 @@ build() {
   log "building $image"
   local out
   # stderr kept quiet unless the build fails (the classic builder prints a deprecation notice)
-  if ! out="$(docker build -q --label "org.chaos.inputs=$digest" -t "$image" "$ctx" 2>&1)"; then
+  if ! out="$(docker build -q "$@" --label "org.chaos.inputs=$digest" -t "$image" "$ctx" 2>&1)"; then
     printf '%s\n' "$out" >&2
     log "building $image failed"
     exit 1
@@ -92,11 +94,11 @@ build "chaos-offline/python:3.11" "$ctx" "$HERE/offline/python.Dockerfile"
 
 # --- testbed -----------------------------------------------------------------------------
 ctx="$CACHE/testbed"
-rm -rf "$ctx" && mkdir -p "$ctx/chaos_drills.dist-info"
+rm -rf "$ctx" && mkdir -p "$ctx"
 (cd "$ROOT" && tar --exclude=__pycache__ -cf - chaos) | tar -xf - -C "$ctx"
 version="$(cd "$ROOT" && "$PYTHON" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')"
-printf 'Metadata-Version: 2.1\nName: chaos-drills\nVersion: %s\n' "$version" > "$ctx/chaos_drills.dist-info/METADATA"
 python_id="$(docker image inspect -f '{{.Id}}' chaos-offline/python:3.11)"
-build "chaos-offline/testbed:local" "$ctx" "$HERE/offline/testbed.Dockerfile" "$python_id"
+build "chaos-offline/testbed:local" "$ctx" "$HERE/offline/testbed.Dockerfile" "$python_id $version" \
+  --build-arg "VERSION=$version"
 
 log "images ready: chaos-offline/{toxiproxy:$TOXIPROXY_VERSION,redis:7,python:3.11,testbed:local}"
