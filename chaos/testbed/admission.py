@@ -1,4 +1,4 @@
-"""Redis-backed admission: a per-subject fixed-window rate limit and a global concurrency cap."""
+"""Redis-backed admission: a per-subject sliding-window rate limit and a global concurrency cap."""
 
 from __future__ import annotations
 
@@ -54,22 +54,25 @@ class Admission:
         try:
             with anyio.fail_after(s.redis_timeout_s):
                 pipe = self.redis.pipeline(transaction=False)
+                key = f"tb:rl:{subject}"
                 if s.rate_limit_requests:
-                    window = math.floor(now / s.rate_limit_window_s)
-                    key = f"tb:rl:{subject}:{window}"
-                    pipe.incr(key)
-                    pipe.expire(key, math.ceil(s.rate_limit_window_s) * 2)
+                    # Sliding-window log: one member per admitted request in the last window.
+                    pipe.zremrangebyscore(key, "-inf", now - s.rate_limit_window_s)
+                    pipe.zadd(key, {request_id: now})
+                    pipe.zcard(key)
+                    pipe.zrange(key, 0, 0, withscores=True)
+                    pipe.expire(key, math.ceil(s.rate_limit_window_s) + 1)
                 pipe.zremrangebyscore(_INFLIGHT_KEY, "-inf", now - _LEASE_S)
                 pipe.zadd(_INFLIGHT_KEY, {request_id: now})
                 pipe.zcard(_INFLIGHT_KEY)
                 results = await pipe.execute()
                 self.redis_up = True
-                count = int(results[0]) if s.rate_limit_requests else 0
                 in_flight = int(results[-1])
-                if s.rate_limit_requests and count > s.rate_limit_requests:
-                    await self.redis.zrem(_INFLIGHT_KEY, request_id)
-                    window_end = (math.floor(now / s.rate_limit_window_s) + 1) * s.rate_limit_window_s
-                    return Decision("rate_limited", window_end - now)
+                if s.rate_limit_requests and int(results[2]) > s.rate_limit_requests:
+                    oldest = float(results[3][0][1]) if results[3] else now
+                    await self.redis.pipeline(transaction=False).zrem(key, request_id).zrem(
+                        _INFLIGHT_KEY, request_id).execute()
+                    return Decision("rate_limited", max(0.0, oldest + s.rate_limit_window_s - now))
                 if in_flight > s.concurrency_cap:
                     await self.redis.zrem(_INFLIGHT_KEY, request_id)
                     return Decision("overloaded", 1.0)

@@ -91,7 +91,7 @@ class RouterApp:
                 tg.cancel_scope.cancel()
             return
         req = Request.from_scope(scope)
-        if req.path.startswith("/api/"):
+        if req.path.startswith("/api/") or req.path in ("/db/health", "/auth/whoami"):
             await self._forward(scope, req, receive, send)
         elif req.path.startswith("/admin/regions/") and req.method == "POST":
             await self._admin(req, send)
