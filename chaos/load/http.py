@@ -224,8 +224,8 @@ class Connection(asyncio.Protocol):
         now = time.monotonic()
         phase_deadline = (
             self._start + t.first_byte_s
-            if self._first_byte_at is None and not self._headers_done
-            else max(self._last_byte_at, self._start) + t.idle_s
+            if self._first_byte_at is None
+            else self._last_byte_at + t.idle_s
         )
         deadline = min(self._start + t.total_s, phase_deadline)
         if now >= deadline - 0.0005:

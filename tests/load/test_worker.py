@@ -1,0 +1,116 @@
+"""The worker coroutine against the real SSE test server: accounting, classification, framing."""
+
+from __future__ import annotations
+
+from chaos.load import LoadConfig, StopSignal
+from chaos.recording import STATUS_CLASSES
+from tests.load.conftest import SSEServer
+from tests.load.helpers import merged, recorded, run_worker, total
+
+
+def _config(url: str, **kw: object) -> LoadConfig:
+    base: dict[str, object] = {"url": url, "streams": 20, "hold_s": 1.0, "graceful_s": 2.0, "workers": 1}
+    base.update(kw)
+    return LoadConfig(**base)  # type: ignore[arg-type]
+
+
+def test_every_started_request_is_recorded_once_and_windows_have_no_gaps(sse_server: SSEServer) -> None:
+    windows = run_worker(_config(sse_server.url(events=3, interval_ms=5, region="us-east")))
+    assert [w.seq for w in windows] == list(range(len(windows)))
+    started = sum(w.started for w in windows)
+    assert started > 100
+    assert started == recorded(windows) + sum(w.cancelled for w in windows)
+    assert total(windows, "2xx") == started
+    assert sum(w.events for w in windows) == 3 * started
+    assert sum(w.regions.get("us-east", 0) for w in windows) == started
+    assert merged(windows, "completion_hist").get_total_count() == started
+    for w in windows:
+        assert set(w.counts) == set(STATUS_CLASSES)
+        assert w.end > w.start
+
+
+def test_429_5xx_and_4xx_are_classified_with_their_json_error_codes(sse_server: SSEServer) -> None:
+    cases = {429: ("429", "rate_limited"), 503: ("5xx", "redis_unavailable"), 401: ("4xx", "token_invalid")}
+    for status, (cls, code) in cases.items():
+        windows = run_worker(_config(sse_server.url(status=status, error=code), streams=5, hold_s=0.5))
+        n = recorded(windows)
+        assert n > 0
+        assert total(windows, cls) == n, (status, [dict(w.counts) for w in windows])
+        assert sum(w.error_codes.get(code, 0) for w in windows) == n
+        assert merged(windows, "completion_hist").get_total_count() == 0  # only 2xx completions
+
+
+def test_chunked_content_length_and_close_delimited_bodies_all_count_their_events(sse_server: SSEServer) -> None:
+    for framing in ("chunked", "length", "close"):
+        windows = run_worker(_config(sse_server.url(events=4, framing=framing), streams=5, hold_s=0.5))
+        n = recorded(windows)
+        assert n > 0
+        assert total(windows, "2xx") == n, framing
+        assert sum(w.events for w in windows) == 4 * n, framing
+
+
+def test_keep_alive_connections_are_reused_and_server_closes_reconnect(sse_server: SSEServer) -> None:
+    before = sse_server.stats()
+    windows = run_worker(_config(sse_server.url(events=1), streams=4, hold_s=0.5))
+    after = sse_server.stats()
+    n = recorded(windows)
+    # each stats call is one request on one connection of its own
+    assert after["requests"] - before["requests"] == n + 1
+    assert after["connections"] - before["connections"] == 4 + 1  # one per stream, reused throughout
+    windows = run_worker(_config(sse_server.url(events=1, close=1), streams=4, hold_s=0.5))
+    final = sse_server.stats()
+    n = recorded(windows)
+    assert total(windows, "2xx") == n
+    assert final["connections"] - after["connections"] == n + 1  # Connection: close -> a new one each time
+
+
+def test_a_stream_cut_after_its_200_is_a_broken_transport_failure(sse_server: SSEServer) -> None:
+    windows = run_worker(_config(sse_server.url(events=5, interval_ms=5, abort_after=2), streams=3, hold_s=0.5))
+    n = recorded(windows)
+    assert n > 0
+    assert total(windows, "transport") == n
+    assert sum(w.transport.get("broken", 0) for w in windows) == n
+    assert merged(windows).get_total_count() == n  # they did receive a first byte
+
+
+def test_refused_connections_are_connect_failures(sse_server: SSEServer) -> None:
+    from tests.servers import free_port
+
+    windows = run_worker(_config(f"http://127.0.0.1:{free_port()}/api/chat", streams=2, hold_s=0.3))
+    n = recorded(windows)
+    assert n > 0
+    assert sum(w.transport.get("connect", 0) for w in windows) == n
+
+
+def test_first_byte_timeout_is_a_timeout(sse_server: SSEServer) -> None:
+    windows = run_worker(_config(
+        sse_server.url(first_ms=2000), streams=2, hold_s=0.2, first_byte_timeout_s=0.2, graceful_s=3.0,
+    ))
+    n = recorded(windows)
+    assert n == 2
+    assert sum(w.transport.get("timeout", 0) for w in windows) == n
+
+
+def test_graceful_end_cancels_streams_still_running_and_keeps_the_books_balanced(sse_server: SSEServer) -> None:
+    windows = run_worker(_config(
+        sse_server.url(events=100, interval_ms=100), streams=10, hold_s=0.3, graceful_s=0.3,
+    ))
+    started = sum(w.started for w in windows)
+    cancelled = sum(w.cancelled for w in windows)
+    assert started == 10
+    assert cancelled == 10
+    assert recorded(windows) == 0
+    assert windows[-1].in_flight == 0
+
+
+def test_stop_signal_ends_the_worker_early_and_in_flight_finish_within_grace(sse_server: SSEServer) -> None:
+    def stop_soon(signal: StopSignal) -> None:
+        signal.request()
+
+    windows = run_worker(
+        _config(sse_server.url(first_ms=100), streams=5, hold_s=30.0, graceful_s=5.0), during=stop_soon,
+    )
+    duration = windows[-1].end - windows[0].start
+    assert duration < 3.0
+    assert sum(w.started for w in windows) == recorded(windows) + sum(w.cancelled for w in windows)
+    assert sum(w.cancelled for w in windows) == 0  # 100 ms streams finish within the grace
