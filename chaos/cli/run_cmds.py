@@ -1,9 +1,153 @@
-"""CLI commands of this group (filled in by the capability that owns them)."""
+"""`chaos run`, `chaos report`, `chaos compare`: run a drill, re-judge a bundle, diff two runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from chaos.errors import ChaosError, ExitCode, SpecError
+
+VERDICT_STYLE = {"PASS": "green", "FAIL": "bold red", "INCONCLUSIVE": "yellow"}
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the app."""
+    app.command("run")(run)
+    app.command("report")(report)
+    app.command("compare")(compare)
+
+
+def _fail(console: Console, exc: ChaosError) -> typer.Exit:
+    console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(int(exc.exit_code))
+
+
+def _criteria_table(evidence: object) -> Table:
+    from chaos.report.evidence import Evidence
+    from chaos.report.tables import fmt_number
+
+    assert isinstance(evidence, Evidence)
+    table = Table(title=f"{evidence.drill}: {evidence.verdict.value}", title_style=VERDICT_STYLE[evidence.verdict.value])
+    for col in ("criterion", "verdict", "measured", "threshold", "reason"):
+        table.add_column(col, overflow="fold")
+    for c in evidence.criteria:
+        table.add_row(c.id, f"[{VERDICT_STYLE[c.verdict.value]}]{c.verdict.value}[/]", fmt_number(c.measured, c.unit),
+                      f"{c.comparison} {fmt_number(c.threshold, c.unit)}".strip(), c.reason)
+    return table
+
+
+def run(
+    drill_path: Annotated[Path, typer.Argument(metavar="DRILL", help="Drill YAML file.")],
+    env: Annotated[Path, typer.Option("--env", help="Environment YAML file.")],
+    time_scale: Annotated[float, typer.Option("--time-scale", help="Compress every duration by this factor (0.1 = 10x shorter).")] = 1.0,
+    load_scale: Annotated[float, typer.Option("--load-scale", help="Scale stream counts and arrival rates.")] = 1.0,
+    evidence_dir: Annotated[Path, typer.Option("--evidence-dir", help="Where bundles go.")] = Path("runs"),
+    tier: Annotated[str | None, typer.Option("--tier", help="Judge against this tier instead of the drill's.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Load worker processes (default: the drill's / auto).")] = None,
+    allow_production: Annotated[bool, typer.Option("--allow-production", help="Accept kind: production.")] = False,
+    live: Annotated[bool, typer.Option("--live/--no-live", help="Show the live view.")] = True,
+    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip the preflight checks.")] = False,
+) -> None:
+    """Run a drill: real load, real faults, every fault reverted; ends with the verdicts and the bundle path."""
+    from chaos.run.entry import run_drill_sync
+    from chaos.run.options import RunOptions
+    from chaos.spec import check_drill_against_environment, load_drill, load_environment
+
+    console = Console(stderr=True)
+    try:
+        drill = load_drill(drill_path)
+        environment = load_environment(env, allow_production=allow_production)
+        check_drill_against_environment(drill, environment, drill_path=drill_path, env_path=env)
+        options = RunOptions(time_scale=time_scale, load_scale=load_scale, evidence_dir=evidence_dir,
+                             allow_production=allow_production, live=live, no_preflight=no_preflight,
+                             drill_path=drill_path, env_path=env, tier=tier, workers=workers)
+    except SpecError as exc:
+        for issue in exc.issues:
+            console.print(str(issue), highlight=False, soft_wrap=True)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+    try:
+        result = run_drill_sync(drill, environment, options, handle_signals=True, console=console)
+    except ChaosError as exc:
+        raise _fail(console, exc) from None
+    out = Console()
+    if result.bundle is None:
+        console.print(f"[red]{result.state}:[/] {result.reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(int(result.exit_code))
+    from chaos.report.reader import read_evidence
+
+    out.print(_criteria_table(read_evidence(result.bundle)))
+    if result.state != "complete":
+        out.print(f"[bold red]run {result.state}[/]: {result.reason}", highlight=False, soft_wrap=True)
+    out.print(f"verdict: [{VERDICT_STYLE.get(str(result.verdict.value if result.verdict else ''), '')}]"
+              f"{result.verdict.value if result.verdict else 'none'}[/]  exit {int(result.exit_code)}")
+    out.print(f"evidence: {result.bundle}", highlight=False, soft_wrap=True)
+    raise typer.Exit(int(result.exit_code))
+
+
+def report(
+    bundle: Annotated[Path, typer.Argument(metavar="DIR", help="An evidence bundle directory.")],
+    tier: Annotated[str | None, typer.Option("--tier", help="Re-judge against this tier.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the re-rendered bundle here.")] = None,
+) -> None:
+    """Verify a bundle's manifest, re-evaluate its recording and print the verdicts."""
+    from chaos.run.rejudge import rejudge_bundle
+
+    console = Console()
+    try:
+        result = rejudge_bundle(bundle, tier=tier, out=out)
+    except ChaosError as exc:
+        raise _fail(Console(stderr=True), exc) from None
+    console.print(_criteria_table(result.evidence))
+    if result.original is None:
+        console.print(f"[yellow]incomplete bundle ({result.evidence.state}): sealed as incomplete, never a pass[/]")
+    elif tier is None:
+        diffs = result.differences()
+        console.print("same verdicts as the run" if not diffs else "differs from the run:\n  " + "\n  ".join(diffs))
+    if result.written_to is not None:
+        console.print(f"written: {result.written_to}", highlight=False, soft_wrap=True)
+    code = {"PASS": ExitCode.PASS, "FAIL": ExitCode.FAIL}.get(result.evidence.verdict.value, ExitCode.INCONCLUSIVE)
+    raise typer.Exit(int(code))
+
+
+def compare(
+    before: Annotated[Path, typer.Argument(metavar="DIR", help="The earlier bundle.")],
+    after: Annotated[Path, typer.Argument(metavar="DIR", help="The later bundle.")],
+    all_criteria: Annotated[bool, typer.Option("--all", help="Show unchanged criteria too.")] = False,
+) -> None:
+    """Show what changed between two runs: verdicts, measurements, load and failover timings."""
+    from chaos.report.compare import COMPARE_HEADER, compare_evidence
+    from chaos.report.reader import read_evidence
+
+    console = Console()
+    try:
+        cmp = compare_evidence(read_evidence(before), read_evidence(after))
+    except ChaosError as exc:
+        raise _fail(Console(stderr=True), exc) from None
+    console.print(f"overall: {cmp.before.verdict.value} -> {cmp.after.verdict.value}"
+                  + ("  (changed)" if cmp.verdict_changed else ""))
+    table = Table(title="criteria" + ("" if all_criteria else " (changed verdicts)"))
+    for col in COMPARE_HEADER:
+        table.add_column(col, overflow="fold")
+    for row in cmp.rows(only_changed=not all_criteria):
+        table.add_row(*row)
+    console.print(table)
+    load = Table(title="load")
+    for col in ("measure", "before", "after"):
+        load.add_column(col)
+    for name, (a, b) in cmp.load.items():
+        load.add_row(name, f"{a:,}", f"{b:,}")
+    console.print(load)
+    if cmp.failover:
+        fo = Table(title="failover")
+        for col in ("fault", "before", "after"):
+            fo.add_column(col, overflow="fold")
+        for name, (a, b) in cmp.failover.items():
+            fo.add_row(name, str(a), str(b))
+        console.print(fo)

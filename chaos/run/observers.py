@@ -1,0 +1,42 @@
+"""Starts the run's observers inside its task group: the metrics observer (circuit, queue,
+region, Redis, hard failures) and the availability prober, both feeding the recorder."""
+
+from __future__ import annotations
+
+import time
+
+from anyio.abc import TaskGroup
+
+from chaos.observe import AvailabilityProber, MetricsObserver, ObserverConfig
+from chaos.run.recorder import Recorder
+from chaos.spec import Drill, Environment, expand_env
+
+
+def start_observers(tg: TaskGroup, env: Environment, drill: Drill, recorder: Recorder, *, run_id: str) -> None:
+    del drill, run_id  # every observation is the environment's
+    metrics = env.metrics
+    queries = {name: str(value) for name, value in metrics.queries.model_dump().items()}
+    observer = MetricsObserver(
+        ObserverConfig(
+            scrape_urls=tuple(expand_env(u) for u in metrics.scrape),
+            prometheus_url=expand_env(metrics.prometheus) if metrics.prometheus else None,
+            queries=queries,
+            interval_s=metrics.interval.total_seconds(),
+            timeout_s=metrics.timeout.total_seconds(),
+        ),
+        emit=recorder.add_sample,
+        clock=time.time,
+    )
+    target = env.target
+    token = expand_env(target.auth.token).replace("{subject}", "canary") if target.auth else None
+    prober = AvailabilityProber(
+        base_url=expand_env(target.base_url),
+        health_path=target.health_path,
+        chat_path=target.chat_path,
+        token=token,
+        region_header=target.region_header,
+        emit=recorder.add_probe,
+        interval_s=1.0,
+    )
+    tg.start_soon(observer.run)
+    tg.start_soon(prober.run)

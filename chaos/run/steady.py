@@ -1,0 +1,99 @@
+"""Steady-state checks: conditions that must hold before faults start and after recovery."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anyio
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from chaos.spec import Environment, SteadyStateCheck, expand_env
+
+_SELECTOR = re.compile(r'^\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*(?:\{(.*)\})?\s*$')
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"\s*,?')
+
+
+@dataclass(frozen=True, slots=True)
+class SteadyResult:
+    name: str
+    ok: bool
+    measured: float | None  # metric value, or the HTTP status
+    detail: str
+
+
+def _selector(env: Environment, metric: str) -> tuple[str, dict[str, str]]:
+    """A logical query name (circuit_state, ...) or a plain selector -> (name, labels)."""
+    text = getattr(env.metrics.queries, metric, metric)
+    m = _SELECTOR.match(str(text))
+    if m is None:
+        return str(text), {}
+    return m.group(1), dict(_MATCHER.findall(m.group(2) or ""))
+
+
+async def _metric_values(client: httpx.AsyncClient, env: Environment, name: str, labels: Mapping[str, str]) -> list[float]:
+    values: list[float] = []
+    for url in env.metrics.scrape:
+        try:
+            response = await client.get(expand_env(url))
+        except httpx.HTTPError:
+            continue
+        if response.status_code != 200:
+            continue
+        values.extend(
+            float(s.value)
+            for family in text_string_to_metric_families(response.text)
+            for s in family.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+    if not values and env.metrics.prometheus:
+        matchers = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        try:
+            response = await client.get(
+                expand_env(env.metrics.prometheus).rstrip("/") + "/api/v1/query",
+                params={"query": f"{name}{{{matchers}}}"},
+            )
+            values.extend(float(row["value"][1]) for row in response.json().get("data", {}).get("result", []))
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+    return values
+
+
+async def check_once(client: httpx.AsyncClient, env: Environment, check: SteadyStateCheck) -> SteadyResult:
+    if check.http is not None:
+        url = check.http.url or (expand_env(env.target.base_url).rstrip("/") + (check.http.path or "/"))
+        url = expand_env(url)
+        try:
+            response = await client.get(url)
+        except httpx.HTTPError as exc:
+            return SteadyResult(check.name, False, None, f"GET {url}: {type(exc).__name__}")
+        ok = response.status_code == check.http.expect_status
+        return SteadyResult(check.name, ok, float(response.status_code),
+                            f"GET {url} answered {response.status_code}, expected {check.http.expect_status}")
+    assert check.metric is not None  # Invariant: exactly one of http/metric (validated)
+    name, labels = _selector(env, check.metric)
+    labels.update(check.labels)
+    values = await _metric_values(client, env, name, labels)
+    if not values:
+        return SteadyResult(check.name, False, None, f"no value for {name}{labels or ''}")
+    worst = max(values) if check.below is not None else min(values)
+    ok = (check.below is None or worst < check.below) and (check.above is None or worst > check.above)
+    bound = f"< {check.below:g}" if check.below is not None else f"> {check.above:g}"
+    return SteadyResult(check.name, ok, worst, f"{name}{labels or ''} = {worst:g}, needs {bound}")
+
+
+async def wait_steady_state(
+    env: Environment, checks: tuple[SteadyStateCheck, ...], *, timeout_s: float, interval_s: float = 0.5
+) -> list[SteadyResult]:
+    """Poll every check until all hold together or the deadline passes; the last results."""
+    results: list[SteadyResult] = []
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while True:
+            results = [await check_once(client, env, c) for c in checks]
+            if all(r.ok for r in results) or time.monotonic() >= deadline:
+                return results
+            await anyio.sleep(interval_s)
