@@ -90,6 +90,8 @@ class GatewayApp:
         }
         for r in ROUTES:
             self._circuit.labels(region, r).set(0)
+            for st in CircuitState:
+                self._transitions.labels(region, r, st.value)  # exposed at 0 from the start
         self._refresh_gauges()
         self.client: httpx.AsyncClient | None = None
         self._tg: anyio.abc.TaskGroup | None = None
