@@ -154,7 +154,8 @@ class Connection(asyncio.Protocol):
         if not self._headers_done:
             return
         self._complete = True
-        self._keep_alive = self._parser.should_keep_alive()
+        # Like h11, never reuse an HTTP/1.0 connection, whatever its Connection header says.
+        self._keep_alive = self._parser.should_keep_alive() and self._parser.get_http_version() == "1.1"
         self._resolve(time.monotonic())
 
     # -- the request -------------------------------------------------------------------

@@ -1,0 +1,172 @@
+"""The lean client parses what h11 (the reference parser) parses: framing, keep-alive, close.
+
+A raw loopback server writes exact response bytes (a fixed corpus plus hypothesis-generated
+responses) in pieces; the client's view is compared with h11's view of the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import h11
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chaos.load.http import Timeouts, build_request, error_code_of, open_connection
+
+TIMEOUTS = Timeouts(connect_s=2, first_byte_s=2, idle_s=2, total_s=5)
+
+
+@dataclass(frozen=True)
+class Expected:
+    status: int
+    body: bytes
+    reusable: bool
+
+
+def h11_view(raw: bytes) -> Expected:
+    """What h11 makes of one response (EOF after `raw` when the framing needs it)."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="POST", target="/", headers=[("Host", "x"), ("Content-Length", "0")]))
+    conn.send(h11.EndOfMessage())
+    conn.receive_data(raw)
+    status, body, done = 0, b"", False
+    while not done:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(b"")  # EOF: ends a close-delimited body
+            continue
+        if isinstance(event, h11.Response):
+            status = event.status_code
+        elif isinstance(event, h11.Data):
+            body += bytes(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            done = True
+    return Expected(status, body, conn.our_state is h11.DONE and conn.their_state is h11.DONE)
+
+
+async def client_view(pieces: list[bytes], close_after: bool, twice: bool) -> list[tuple[int | None, str | None, int, int, bool]]:
+    """Serve `pieces` per request on a raw socket; return the client's (status, kind, bytes, events, keep_alive)."""
+
+    finished = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await serve(reader, writer)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            finished.set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(2)  # the body: {}
+                for piece in pieces:
+                    writer.write(piece)
+                    await writer.drain()
+                    await asyncio.sleep(0.0005)
+                if close_after:
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    request = build_request(method="POST", path="/", host_header="x", body=b"{}", token=None)
+    results = []
+    async with server:
+        conn = await open_connection("127.0.0.1", port, tls=None, connect_timeout_s=2, region_header=b"x-r")
+        for _ in range(2 if twice else 1):
+            ex = await conn.exchange(request, TIMEOUTS)
+            results.append((ex.status, ex.kind, ex.bytes_received, ex.events, ex.keep_alive))
+            if not ex.keep_alive:
+                break
+        conn.close()
+        await asyncio.wait_for(finished.wait(), 5)
+    return results
+
+
+def check(raw: bytes, cuts: list[int]) -> None:
+    expected = h11_view(raw)
+    bounds = sorted({c % (len(raw) + 1) for c in cuts} | {0, len(raw)})
+    pieces = [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    results = asyncio.run(client_view(pieces, close_after=not expected.reusable, twice=expected.reusable))
+    events = (b"\n" + expected.body).count(b"\ndata:")
+    for status, kind, nbytes, nevents, keep_alive in results:
+        assert (status, kind, nbytes, nevents) == (expected.status, None, len(expected.body), events), raw
+        assert keep_alive == expected.reusable, raw
+    assert len(results) == (2 if expected.reusable else 1)
+
+
+CORPUS = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"7\r\ndata: a\r\n2\r\n\n\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\ndata: a\n\ndata: b\n\n",
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\ndata: x\n\ndata: y\n\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\ndata: z\n\n",
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 29\r\n\r\n{\"error\": \"redis_unavailable\"}"[:-1] + b"}",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\ndata:\r\n0\r\nX-Trailer: 1\r\n\r\n",
+    b"HTTP/1.1 204 No Content\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\ndata: q",
+    b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 7\r\n\r\ndata: q",
+]
+
+
+def test_fixed_corpus_matches_h11_in_one_piece_and_byte_by_byte() -> None:
+    for raw in CORPUS:
+        check(raw, [])
+        check(raw, list(range(0, len(raw), 7)))
+
+
+_header_name = st.sampled_from(["X-A", "x-served-by-region", "Cache-Control", "X-Long-Header-Name"])
+_header_value = st.text(alphabet="abcdefghij0123456789-_ ", min_size=1, max_size=20).map(str.strip).filter(bool)
+_event = st.text(alphabet="abc xyz{}\":,0123456789", max_size=30).map(lambda t: f"data: {t}\n\n".encode())
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> bytes:
+    status = draw(st.sampled_from([200, 201, 429, 500, 503]))
+    framing = draw(st.sampled_from(["chunked", "length", "close"]))
+    body = b"".join(draw(st.lists(_event, max_size=6)))
+    if draw(st.booleans()):
+        body += b": comment\n\n"
+    headers = [f"{n}: {v}" for n, v in draw(st.lists(st.tuples(_header_name, _header_value), max_size=4))]
+    if framing == "chunked":
+        headers.append("Transfer-Encoding: chunked")
+        sizes = draw(st.lists(st.integers(1, 40), max_size=8))
+        out, i = b"", 0
+        for size in sizes:
+            piece = body[i : i + size]
+            if piece:
+                out += b"%x\r\n%s\r\n" % (len(piece), piece)
+            i += size
+        if body[i:]:
+            out += b"%x\r\n%s\r\n" % (len(body[i:]), body[i:])
+        payload = out + b"0\r\n\r\n"
+    elif framing == "length":
+        headers.append(f"Content-Length: {len(body)}")
+        payload = body
+    else:
+        headers.append("Connection: close")
+        payload = body
+    if framing != "close" and draw(st.booleans()):
+        headers.append("Connection: close")
+    head = f"HTTP/1.1 {status} X\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n"
+    return head.encode() + payload
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=responses(), cuts=st.lists(st.integers(0, 10_000), max_size=4))
+def test_generated_responses_match_h11(raw: bytes, cuts: list[int]) -> None:
+    check(raw, cuts)
+
+
+def test_error_codes_come_from_the_json_error_field_only() -> None:
+    assert error_code_of(b'{"error": "redis_unavailable", "detail": "..."}') == "redis_unavailable"
+    assert error_code_of(b'{"error": {"code": "token_invalid"}}') == "token_invalid"
+    assert error_code_of(b'{"error": "provider_down", "detail": "' + b"x" * 300) == "provider_down"
+    assert error_code_of(b"<html>502 Bad Gateway</html>") is None
+    assert error_code_of(b'{"message": "no code"}') is None
