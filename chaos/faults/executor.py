@@ -145,9 +145,12 @@ class Executor:
         """The fallback when the targeted undo keeps failing: Toxiproxy `POST /reset`, a
         container or process restart. Verified like the targeted one."""
         match p.kind:
-            case "toxiproxy.disable" | "toxiproxy.toxic":
+            case "toxiproxy.disable":
                 await self.toxiproxy.reset()
-                await self.revert(p)  # verifies; after the reset it is a no-op
+                await self._wait_proxy(p.target, "reset", enabled=True)
+            case "toxiproxy.toxic":
+                await self.toxiproxy.reset()
+                await self._wait_toxic(p.target, str(p.params["name"]), present=False)
             case "docker.disconnect":
                 await self.docker.connect(p.target, str(p.params["network"]),
                                           list(p.params.get("aliases") or []))

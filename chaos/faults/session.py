@@ -56,15 +56,18 @@ class FaultSession:
 
     def __init__(self, env: Environment | None, *, run_dir: Path, run_id: str,
                  targets: Targets | None = None, verify_timeout_s: float = 10.0,
-                 revert_timeout_s: float = 20.0, revert_attempts: int = 3) -> None:
-        if env is None and targets is None:
-            raise ValueError("FaultSession needs an environment or explicit targets")
+                 revert_timeout_s: float = 20.0, revert_attempts: int = 3,
+                 executor: Executor | None = None) -> None:
         self._env = env
-        self.targets = targets or targets_for(env)  # type: ignore[arg-type]  # checked above
+        if targets is None:
+            if env is None:
+                raise ValueError("FaultSession needs an environment or explicit targets")
+            targets = targets_for(env)
+        self.targets = targets
         self.run_dir = Path(run_dir)
         self.run_id = run_id
         self.journal_path = self.run_dir / JOURNAL_NAME
-        self._executor = Executor(self.targets, verify_timeout_s=verify_timeout_s)
+        self._executor = executor or Executor(self.targets, verify_timeout_s=verify_timeout_s)
         self._revert_timeout_s = revert_timeout_s
         self._revert_attempts = revert_attempts
         self._journal: Journal | None = None
@@ -73,6 +76,11 @@ class FaultSession:
         self._reverted = {"targeted": 0, "broad": 0}
         self._revert_failures = 0
         self._primitives_applied = 0
+
+    @staticmethod
+    def targets_of(env: Environment) -> Targets:
+        """Where `env`'s primitives act (what the journal header records)."""
+        return targets_for(env)
 
     @property
     def executor(self) -> Executor:
