@@ -95,6 +95,10 @@ class LoadController:
         for worker in self._workers:
             self._send(worker, ("beat", True))
 
+    def worker_pids(self) -> tuple[int, ...]:
+        """Process ids of this run's workers (for operators and tests)."""
+        return tuple(w.process.pid for w in self._workers)
+
     def statistics(self) -> DriverStatistics:
         return self._tally.statistics()
 

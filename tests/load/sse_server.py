@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import httptools
@@ -34,7 +35,8 @@ class ServerState:
     def __init__(self) -> None:
         self.connections = 0
         self.requests = 0
-        self.stall_until = 0.0  # loop.time()
+        self.stall_until = 0.0  # time.monotonic()
+        self.first_late_ms: list[float] = []  # how late the server wrote each first event
 
 
 STATE = ServerState()
@@ -80,13 +82,18 @@ class SSEProtocol(asyncio.Protocol):
     def respond(self, url: str, keep_alive: bool) -> None:
         parts = urlsplit(url)
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        now = self.loop.time()
+        now = time.monotonic()
         if parts.path == "/admin/stall":
             STATE.stall_until = now + int(q.get("ms", "1000")) / 1000.0
             self.write_simple(200, b'{"ok": true}', keep_alive)
             return
         if parts.path == "/admin/stats":
-            body = json.dumps({"connections": STATE.connections, "requests": STATE.requests})
+            late = sorted(STATE.first_late_ms)
+            p99 = late[min(len(late) - 1, int(0.99 * len(late)))] if late else 0.0
+            if q.get("reset") == "1":
+                STATE.first_late_ms = []
+            body = json.dumps({"connections": STATE.connections, "requests": STATE.requests,
+                               "first_event_late_p99_ms": p99})
             self.write_simple(200, body.encode(), keep_alive)
             return
         status = int(q.get("status", "200"))
@@ -118,18 +125,21 @@ class SSEProtocol(asyncio.Protocol):
                 self.at(begin + first_s + i * interval_s, self.abort)
                 return
             self.at(begin + first_s + i * interval_s,
-                    lambda i=i, last=last: self.send_event(i, last, framing, close))
+                    lambda i=i, last=last, due=begin + first_s: self.send_event(i, last, framing, close, due))
         if events == 0:
             self.at(begin, lambda: self.send_end(framing, close))
 
     def at(self, when: float, fn: object) -> None:
-        self.handles.append(self.loop.call_at(when, fn))  # type: ignore[arg-type]
+        """Run `fn` at monotonic instant `when`."""
+        self.handles.append(self.loop.call_later(max(0.0, when - time.monotonic()), fn))  # type: ignore[arg-type]
 
     def write(self, data: bytes) -> None:
         if self.transport is not None:
             self.transport.write(data)
 
-    def send_event(self, i: int, last: bool, framing: str, close: bool) -> None:
+    def send_event(self, i: int, last: bool, framing: str, close: bool, due: float) -> None:
+        if i == 0:
+            STATE.first_late_ms.append(max(0.0, (time.monotonic() - due) * 1000.0))
         data = _event(i)
         self.write(b"%x\r\n%s\r\n" % (len(data), data) if framing == "chunked" else data)
         if last:
