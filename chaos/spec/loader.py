@@ -64,16 +64,26 @@ def _raise(issues: list[SpecIssue]) -> None:
         raise SpecError(unique)
 
 
+def _printable(issue: SpecIssue) -> SpecIssue:
+    """Keep every issue on one line, even when a key holds a newline or a control character."""
+
+    def clean(text: str) -> str:
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+    return SpecIssue(issue.path, issue.line, issue.column, clean(issue.field), clean(issue.message))
+
+
 def _guarded(path: str, build: Callable[[], M]) -> M:
     """Run `build`; any exception other than SpecError is a loader bug reported as a SpecError."""
     try:
         return build()
-    except SpecError:
-        raise
+    except SpecError as exc:
+        issues = exc.issues
     except RecursionError:
-        raise SpecError(SpecIssue(path, 1, 1, "", "the document nests too deeply or refers to itself")) from None
+        issues = [SpecIssue(path, 1, 1, "", "the document nests too deeply or refers to itself")]
     except Exception as exc:  # the boundary: a one-line error, never a traceback
-        raise SpecError(SpecIssue(path, 1, 1, "", f"cannot load the file: {type(exc).__name__}: {exc}")) from None
+        issues = [SpecIssue(path, 1, 1, "", f"cannot load the file: {type(exc).__name__}: {exc}")]
+    raise SpecError([_printable(i) for i in issues]) from None
 
 
 def _validate(document: Document, model: type[M]) -> M:

@@ -35,10 +35,15 @@ class Located:
 
 def parse_yaml(text: str, path: str) -> tuple[Document | None, list[SpecIssue]]:
     """Parse one YAML document; syntax errors become issues with the parser's position."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        return None, [_reader_issue(path, text, exc)]
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
+    except yaml.reader.ReaderError as exc:
+        return None, [_reader_issue(path, text, exc)]
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_issue(path, exc)]
     except yaml.YAMLError as exc:
@@ -47,6 +52,16 @@ def parse_yaml(text: str, path: str) -> tuple[Document | None, list[SpecIssue]]:
         loader.dispose()
     issues = _duplicate_keys(path, root) if root is not None else []
     return Document(path, data, root), issues
+
+
+def _reader_issue(path: str, text: str, exc: yaml.reader.ReaderError) -> SpecIssue:
+    """A character YAML does not accept (control characters, invalid encodings)."""
+    before = text[: max(exc.position, 0)]
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else repr(exc.character)
+    return SpecIssue(path, line, column, "",
+                     f"YAML syntax error: character {char!r} is not allowed in YAML ({exc.reason})")
 
 
 def _syntax_issue(path: str, exc: yaml.MarkedYAMLError) -> SpecIssue:
