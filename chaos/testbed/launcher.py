@@ -111,11 +111,13 @@ def start_testbed(config: TestbedConfig, state_path: Path, *, timeout_s: float =
     """
     state_path = Path(state_path).expanduser()
     if state_path.exists():
-        with contextlib.suppress(TestbedError):
-            old = load_state(state_path)
-            if any(pid_alive(c.pid, c.argv) for c in old.components.values()):
-                raise TestbedError(f"a testbed is already running from {state_path} "
-                                   "(run `chaos testbed down` first)")
+        try:
+            running = any(pid_alive(c.pid, c.argv) for c in load_state(state_path).components.values())
+        except TestbedError:
+            running = False  # an unreadable old state file is overwritten
+        if running:
+            raise TestbedError(f"a testbed is already running from {state_path} "
+                               "(run `chaos testbed down` first)")
     check_ports(config)
     state_dir = state_path.parent
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
