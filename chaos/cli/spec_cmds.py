@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
 
 
-def detect_kind(path: str) -> Literal["drill", "environment"]:
+def detect_kind(path: str) -> Literal["drill", "environment", "release"]:
     """Tell a drill from an environment by its top-level keys (SpecError if neither)."""
     from chaos.spec.loader import read_text
     from chaos.spec.yamlmap import parse_yaml
@@ -31,6 +31,8 @@ def detect_kind(path: str) -> Literal["drill", "environment"]:
     if issues or document is None:
         raise SpecError(issues or [SpecIssue(path, 1, 1, "", "unreadable YAML")])
     keys = set(document.data) if isinstance(document.data, dict) else set()
+    if isinstance(document.data, dict) and document.data.get("kind") == "release":
+        return "release"
     env_score, drill_score = len(keys & _ENV_KEYS), len(keys & _DRILL_KEYS)
     if env_score == drill_score == 0:
         raise SpecError(SpecIssue(path, 1, 1, "", "not a drill (no 'load'/'faults') nor an "
@@ -62,6 +64,12 @@ def validate(
     for path in files:
         try:
             kind = detect_kind(str(path))
+            if kind == "release":
+                from chaos.release.config import load_checklist
+
+                checklist = load_checklist(path)
+                typer.echo(f"ok {path}: release checklist '{checklist.name}'")
+                continue
             if kind == "environment":
                 loaded_env = load_environment(path, allow_production=allow_production)
                 typer.echo(f"ok {path}: environment '{loaded_env.name}' ({loaded_env.kind})")
