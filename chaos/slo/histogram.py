@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import struct
 import zlib
 from typing import Any
 
@@ -110,15 +111,13 @@ class HistogramAccumulator:
         return added
 
 
-def _matches_contract(payload: bytes) -> bool:
-    from hdrh.codec import PayloadHeader
+# Payload header (big endian): cookie, payload_len, normalizing_index_offset, significant_figures
+# (4 bytes each), lowest and highest trackable value (8 bytes each), conversion ratio (double).
+_CONTRACT_FIELDS = struct.pack(">IQQ", HIST_SIGNIFICANT_DIGITS, HIST_LOWEST_US, HIST_HIGHEST_US)
 
-    header = PayloadHeader.from_buffer_copy(payload)
-    return bool(
-        header.lowest_trackable_value == HIST_LOWEST_US
-        and header.highest_trackable_value == HIST_HIGHEST_US
-        and header.significant_figures == HIST_SIGNIFICANT_DIGITS
-    )
+
+def _matches_contract(payload: bytes) -> bool:
+    return payload[12:32] == _CONTRACT_FIELDS
 
 
 def encode_latencies_us(values_us: list[int] | tuple[int, ...]) -> str:

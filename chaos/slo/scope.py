@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -133,10 +134,16 @@ def aggregate_scopes(
 ) -> list[LoadAggregate]:
     """One aggregate per scope. Each window is decoded once: it is added to the segment of
     scopes containing its midpoint, and scopes sum their segments."""
+    # Between consecutive interval boundaries the set of containing scopes is constant.
+    bounds = sorted({b for s in scopes for iv in s.intervals for b in iv})
+    keys = [tuple(i for i, s in enumerate(scopes) if s.contains(t))
+            for t in ([bounds[0] - 1.0] if bounds else []) + bounds]
     segments: dict[tuple[int, ...], LoadAggregate] = {}
 
     def segment(t: float) -> LoadAggregate | None:
-        key = tuple(i for i, s in enumerate(scopes) if s.contains(t))
+        if not bounds:
+            return None
+        key = keys[bisect_right(bounds, t)]
         if not key:
             return None
         agg = segments.get(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from chaos.recording import ProbeSecond
 from chaos.slo.catalog import PROBE_INTERVAL_S
@@ -65,13 +66,22 @@ def probe_availability(scope: Scope, probes: Sequence[ProbeSecond]) -> Availabil
     return Availability(expected, with_data, available)
 
 
+@lru_cache(maxsize=256)
+def _rational(limit: float) -> tuple[int, int]:
+    """The decimal a threshold was written as (0.003 -> 3/1000), not its binary float."""
+    f = Fraction(repr(limit))
+    return f.numerator, f.denominator
+
+
 def at_most(numerator: int, denominator: int, limit: float) -> bool:
     """Exact rational comparison: 3/1000 against 0.3% is equal, so it passes."""
-    return Fraction(numerator, denominator) <= Fraction(repr(limit))
+    p, q = _rational(limit)
+    return numerator * q <= p * denominator
 
 
 def at_least(numerator: int, denominator: int, limit: float) -> bool:
-    return Fraction(numerator, denominator) >= Fraction(repr(limit))
+    p, q = _rational(limit)
+    return numerator * q >= p * denominator
 
 
 def _pct(x: float | None) -> float | None:
