@@ -1,0 +1,135 @@
+"""Preflight against the real Toxiproxy: found and missing proxies, dead targets, missing state."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import anyio
+import pytest
+
+from chaos.run.preflight import run_preflight, topology_proxies
+from chaos.spec import load_environment, parse_drill
+from tests.run.preflight_env import DRILL, create_proxies, write_env
+from tests.servers import ToxiproxyServer, free_port
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet test output
+        del format, args
+
+
+@pytest.fixture
+def health_server() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    """A real process that leads its own session, as testbed components do."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                             start_new_session=True)
+    yield child.pid
+    child.kill()
+    child.wait(timeout=10)
+
+
+def _state_file(tmp_path: Path, pids: dict[str, int]) -> Path:
+    """A testbed state file whose components have the given pids (argv of this python)."""
+    import sys
+
+    components = {
+        name: {"name": name, "pid": pid, "argv": [sys.executable], "env": {}, "cwd": "/",
+               "log_path": "", "port": 0, "health_url": None}
+        for name, pid in pids.items()
+    }
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"components": components}), encoding="utf-8")
+    return path
+
+
+def test_preflight_reports_found_and_missing_proxies(
+    toxiproxy: ToxiproxyServer, health_server: str, tmp_path: Path, live_pid: int
+) -> None:
+    """Proxies that exist are listed as found, the others as missing, and the check fails."""
+    create_proxies(toxiproxy.api_url, ["us-east-primary", "router-us-east", "unrelated"])
+    state = _state_file(tmp_path, {"redis": live_pid, "provider-primary": live_pid,
+                                   "gateway-us-east": live_pid})
+    env = load_environment(write_env(tmp_path, toxiproxy.api_url, base_url=health_server, state_file=state))
+    report = anyio.run(run_preflight, parse_drill(DRILL), env)
+
+    tox = report.check("toxiproxy")
+    assert tox is not None
+    assert tox.ok
+    assert "version" in tox.detail
+    proxies = report.check("proxies")
+    assert proxies is not None
+    assert not proxies.ok
+    assert proxies.found == ("us-east-primary", "router-us-east")
+    assert proxies.missing == ("us-west-primary", "us-east-redis", "router-us-west")
+    processes = report.check("processes")
+    assert processes is not None
+    assert processes.ok, processes
+    target = report.check("target")
+    assert target is not None
+    assert target.ok, target
+    assert [c.name for c in report.failures] == ["proxies"]
+
+
+def test_preflight_passes_when_everything_is_there(
+    toxiproxy: ToxiproxyServer, health_server: str, tmp_path: Path, live_pid: int
+) -> None:
+    state = _state_file(tmp_path, {"redis": live_pid, "provider-primary": live_pid,
+                                   "gateway-us-east": live_pid})
+    env = load_environment(write_env(tmp_path, toxiproxy.api_url, base_url=health_server, state_file=state))
+    create_proxies(toxiproxy.api_url, list(topology_proxies(env)))
+    report = anyio.run(run_preflight, parse_drill(DRILL), env)
+    assert report.ok, [str(c) for c in report.checks]
+
+
+def test_preflight_fails_each_unreachable_component_with_one_line(tmp_path: Path) -> None:
+    """A dead Toxiproxy, a dead target and a missing state file each give a failing line."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = load_environment(write_env(tmp_path, dead, base_url=dead, state_file=tmp_path / "none.json"))
+    report = anyio.run(run_preflight, parse_drill(DRILL), env)
+    assert {c.name for c in report.failures} == {"toxiproxy", "proxies", "processes", "target"}
+    for check in report.failures:
+        assert "\n" not in str(check)
+    proxies = report.check("proxies")
+    assert proxies is not None
+    assert len(proxies.missing) == 5
+
+
+def test_preflight_reports_dead_processes(
+    toxiproxy: ToxiproxyServer, health_server: str, tmp_path: Path, live_pid: int
+) -> None:
+    """A state file naming a pid that does not run reports that component as not running."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    state = _state_file(tmp_path, {"redis": child.pid, "provider-primary": live_pid,
+                                   "gateway-us-east": live_pid})
+    env = load_environment(write_env(tmp_path, toxiproxy.api_url, base_url=health_server, state_file=state))
+    report = anyio.run(run_preflight, parse_drill(DRILL), env)
+    processes = report.check("processes")
+    assert processes is not None
+    assert not processes.ok
+    assert processes.missing == ("redis",)
