@@ -93,7 +93,8 @@ class SSEProtocol(asyncio.Protocol):
             if q.get("reset") == "1":
                 STATE.first_late_ms = []
             body = json.dumps({"connections": STATE.connections, "requests": STATE.requests,
-                               "first_event_late_p99_ms": p99})
+                               "first_event_late_p99_ms": p99,
+                               "first_event_late_max_ms": late[-1] if late else 0.0})
             self.write_simple(200, body.encode(), keep_alive)
             return
         status = int(q.get("status", "200"))

@@ -99,8 +99,7 @@ def test_stop_ramps_down_at_once_and_cancels_what_outlives_the_grace(sse_server:
                     await anyio.sleep(0.05)
                 controller.stop()
             tg.start_soon(stop_when_streaming)
-            summary = await controller.run()
-        return summary
+            return await controller.run()
 
     started = time.monotonic()
     summary = anyio.run(main)
@@ -131,8 +130,7 @@ def test_a_silent_worker_has_its_windows_marked_missing(sse_server: SSEServer) -
                 finally:
                     os.kill(pid, signal.SIGCONT)
             tg.start_soon(freeze_one_worker)
-            summary = await controller.run()
-        return summary
+            return await controller.run()
 
     summary = anyio.run(main)
     assert missing

@@ -7,6 +7,7 @@ responses) in pieces; the client's view is compared with h11's view of the same 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass
 
 import h11
@@ -92,7 +93,7 @@ async def client_view(pieces: list[bytes], close_after: bool, twice: bool) -> li
 def check(raw: bytes, cuts: list[int]) -> None:
     expected = h11_view(raw)
     bounds = sorted({c % (len(raw) + 1) for c in cuts} | {0, len(raw)})
-    pieces = [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    pieces = [raw[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     results = asyncio.run(client_view(pieces, close_after=not expected.reusable, twice=expected.reusable))
     events = (b"\n" + expected.body).count(b"\ndata:")
     for status, kind, nbytes, nevents, keep_alive in results:
