@@ -38,7 +38,8 @@ def test_circuit_opens_after_threshold_half_opens_after_duration_and_closes_on_p
     assert not b.allow()
     clock.now_s += 10
     assert b.state is CircuitState.HALF_OPEN
-    assert b.allow() and b.allow()
+    assert b.allow()
+    assert b.allow()
     assert not b.allow(), "only half_open_probes trial calls at once"
     b.record_success()
     assert b.state is CircuitState.HALF_OPEN
