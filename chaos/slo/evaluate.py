@@ -36,7 +36,9 @@ def failover_fault_ids(config: EvaluationConfig, rec: Recording) -> set[str]:
 
 def build_scopes(config: EvaluationConfig, rec: Recording, failover_ids: set[str]
                  ) -> tuple[list[Scope], list[Scope]]:
-    """(phase scopes + the whole-run scope, the failover-window scopes among them)."""
+    """(phase scopes + the whole-run scope, the failover-window scopes among them).
+
+    Phases with `tier=None` (ramps) are not judged."""
     g = config.gate_entry
     phase_scopes: list[Scope] = []
     failover_scopes: list[Scope] = []
@@ -44,9 +46,11 @@ def build_scopes(config: EvaluationConfig, rec: Recording, failover_ids: set[str
         if p.tier is None or p.kind == "whole" or p.end <= p.start:
             continue
         in_failover = p.fault_id is not None and p.fault_id in failover_ids
-        tier = p.tier
-        if g is not None:
-            tier = g.failover_drill_tier if (in_failover and g.failover_drill_tier) else g.tier
+        # The config's tier is authoritative (a bundle can be re-judged at another tier);
+        # Phase.tier only says whether the phase is judged. M3 judges failover windows at G.
+        tier = config.tier.upper()
+        if g is not None and in_failover and g.failover_drill_tier:
+            tier = g.failover_drill_tier
         scope = Scope(p.name, tier, ((p.start, p.end),))
         phase_scopes.append(scope)
         if in_failover:

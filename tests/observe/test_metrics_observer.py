@@ -9,7 +9,7 @@ import pytest
 
 from chaos.observe import MetricsObserver, ObserverConfig, SelectorError, parse_selector
 from chaos.recording import Sample
-from tests.observe.http_servers import Target, serve, make_testbed_metrics
+from tests.observe.http_servers import Target, make_testbed_metrics, serve
 from tests.servers import free_port
 
 
@@ -123,22 +123,30 @@ def test_run_samples_every_interval_until_cancelled() -> None:
     out: list[Sample] = []
 
     async def main(base: str) -> MetricsObserver:
+        three = anyio.Event()
+
+        def emit(sample: Sample) -> None:
+            out.append(sample)
+            if len(out) >= 3:
+                three.set()
+
         observer = MetricsObserver(ObserverConfig(scrape_urls=(f"{base}/metrics",), interval_s=0.05,
                                                   queries={"q": "queue_oldest_job_age_seconds"}),
-                                   out.append)
-        with anyio.move_on_after(10):
+                                   emit)
+        with anyio.fail_after(20):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(observer.run)
-                while len(out) < 3:
-                    await anyio.sleep(0.01)
+                await three.wait()
                 tg.cancel_scope.cancel()
         return observer
 
     with serve(target) as base:
         observer = anyio.run(main, base)
-    assert len(out) >= 3 and all(s.value == 1.0 for s in out)
+    assert len(out) >= 3
+    assert all(s.value == 1.0 for s in out)
     ts = [s.t for s in out]
-    assert ts == sorted(ts) and len(set(ts)) == len(ts)
+    assert ts == sorted(ts)
+    assert len(set(ts)) == len(ts)
     assert observer.statistics().ticks >= 3
 
 

@@ -163,7 +163,8 @@ def test_saturated_driver_makes_latency_inconclusive_but_still_judges_rates() ->
     b._cursor = 101
     report = evaluate(X, b.build())
     c = report.criterion("tier_x.p95_first_token@baseline")
-    assert c.verdict is Verdict.INCONCLUSIVE and "saturated in 1 of 101" in c.reason
+    assert c.verdict is Verdict.INCONCLUSIVE
+    assert "saturated in 1 of 101" in c.reason
     assert report.criterion("tier_x.rate_2xx@baseline").verdict is Verdict.PASS
 
 
@@ -187,7 +188,8 @@ def test_availability_fails_below_tier_minimum() -> None:
     b.probes[5] = type(b.probes[5])(b.probes[5].t, True, False, error="chat 503")
     b.probes[6] = type(b.probes[6])(b.probes[6].t, False, False, error="health 503")
     c = evaluate(X, b.build()).criterion("tier_x.availability@baseline")
-    assert c.verdict is Verdict.FAIL and c.measured == pytest.approx(99.9)
+    assert c.verdict is Verdict.FAIL
+    assert c.measured == pytest.approx(99.9)
 
 
 def test_missing_windows_are_gaps_and_too_many_make_rates_inconclusive() -> None:
@@ -196,7 +198,8 @@ def test_missing_windows_are_gaps_and_too_many_make_rates_inconclusive() -> None
     b.probe(0, 100)
     report = evaluate(X, b.build())
     c = report.criterion("tier_x.rate_2xx@baseline")
-    assert c.verdict is Verdict.INCONCLUSIVE and "Missing load windows" in c.reason
+    assert c.verdict is Verdict.INCONCLUSIVE
+    assert "Missing load windows" in c.reason
     assert report.load.missing_windows == 21
 
 
@@ -208,7 +211,8 @@ def test_incomplete_recording_never_passes() -> None:
 
 def test_aborted_run_fails() -> None:
     report = evaluate(X, healthy(60).build(aborted="5xx-storm"))
-    assert report.verdict is Verdict.FAIL and "5xx-storm" in report.criterion("run.aborted@run").reason
+    assert report.verdict is Verdict.FAIL
+    assert "5xx-storm" in report.criterion("run.aborted@run").reason
 
 
 def test_override_replaces_threshold_and_is_shown() -> None:
@@ -255,4 +259,5 @@ def test_load_totals_reconcile_with_cancelled_and_in_flight() -> None:
     load = evaluate(X, b.build()).load
     assert load.started == 9 * 105 + 22
     assert load.ended + load.cancelled + load.in_flight_at_end == load.started
-    assert load.reconciled and dict(load.counts)["429"] == 27
+    assert load.reconciled
+    assert dict(load.counts)["429"] == 27

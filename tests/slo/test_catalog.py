@@ -27,7 +27,8 @@ def test_gates_and_profiles_match_the_program() -> None:
         "M2": ("G", "m2_5k", 3600.0, 120.0, 45.0),
         "M3": ("X", "m3_20k", 7200.0, 120.0, 30.0),
     }
-    assert GATES["M2"].forbid_baseline_failover and GATES["M3"].failover_drill_tier == "G"
+    assert GATES["M2"].forbid_baseline_failover
+    assert GATES["M3"].failover_drill_tier == "G"
     assert {p.name: p.streams for p in PROFILES.values()} == {"m1_1k": 1000, "m2_5k": 5000, "m3_20k": 20000}
 
 
@@ -49,8 +50,11 @@ def test_gate_defaults_limits() -> None:
 def test_slo_show_prints_tier_and_gate() -> None:
     result = CliRunner().invoke(app, ["slo", "show", "--gate", "M3"])
     assert result.exit_code == 0, result.output
-    assert "99.95%" in result.output and "2,000 ms" in result.output and "120m" in result.output
-    assert "<= 30s" in result.output and "G (Growth)" in result.output
+    assert "99.95%" in result.output
+    assert "2,000 ms" in result.output
+    assert "120m" in result.output
+    assert "<= 30s" in result.output
+    assert "G (Growth)" in result.output
 
 
 def test_slo_show_unknown_tier_is_a_usage_error() -> None:
