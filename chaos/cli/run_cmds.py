@@ -44,6 +44,7 @@ def run(
     drill_path: Annotated[Path, typer.Argument(metavar="DRILL", help="Drill YAML file.")],
     env: Annotated[Path, typer.Option("--env", help="Environment YAML file.")],
     time_scale: Annotated[float, typer.Option("--time-scale", help="Compress every duration by this factor (0.1 = 10x shorter).")] = 1.0,
+    max_driver_lag_ms: Annotated[float | None, typer.Option("--max-driver-lag-ms", help="Driver loop-lag p99 above which a window counts as saturated.")] = None,
     load_scale: Annotated[float, typer.Option("--load-scale", help="Scale stream counts and arrival rates.")] = 1.0,
     evidence_dir: Annotated[Path, typer.Option("--evidence-dir", help="Where bundles go.")] = Path("runs"),
     tier: Annotated[str | None, typer.Option("--tier", help="Judge against this tier instead of the drill's.")] = None,
@@ -64,7 +65,8 @@ def run(
         check_drill_against_environment(drill, environment, drill_path=drill_path, env_path=env)
         options = RunOptions(time_scale=time_scale, load_scale=load_scale, evidence_dir=evidence_dir,
                              allow_production=allow_production, live=live, no_preflight=no_preflight,
-                             drill_path=drill_path, env_path=env, tier=tier, workers=workers)
+                             drill_path=drill_path, env_path=env, tier=tier, workers=workers,
+                             max_driver_lag_ms=max_driver_lag_ms)
     except SpecError as exc:
         for issue in exc.issues:
             console.print(str(issue), highlight=False, soft_wrap=True)

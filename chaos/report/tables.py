@@ -14,7 +14,7 @@ def fmt_number(value: float | None, unit: str = "") -> str:
     if value is None:
         return "n/a"
     if unit == "%":
-        return f"{value * 100:.2f}%" if abs(value) <= 1.0 else f"{value:.2f}%"
+        return f"{value:.2f}%"  # criteria carry percentages as percent numbers (99.5, not 0.995)
     if unit in ("ms",):
         return f"{value:,.0f} ms"
     if unit == "s":

@@ -8,6 +8,7 @@ import time
 from anyio.abc import TaskGroup
 
 from chaos.observe import AvailabilityProber, MetricsObserver, ObserverConfig
+from chaos.run.plan import DEFAULT_REGION_HEADER
 from chaos.run.recorder import Recorder
 from chaos.spec import Drill, Environment, expand_env
 
@@ -30,12 +31,12 @@ def start_observers(tg: TaskGroup, env: Environment, drill: Drill, recorder: Rec
     target = env.target
     token = expand_env(target.auth.token).replace("{subject}", "canary") if target.auth else None
     prober = AvailabilityProber(
-        base_url=expand_env(target.base_url),
+        expand_env(target.base_url),
+        recorder.add_probe,
         health_path=target.health_path,
         chat_path=target.chat_path,
         token=token,
-        region_header=target.region_header,
-        emit=recorder.add_probe,
+        region_header=target.region_header or DEFAULT_REGION_HEADER,
         interval_s=1.0,
     )
     tg.start_soon(observer.run)

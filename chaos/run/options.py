@@ -29,6 +29,7 @@ class RunOptions:
     env_path: Path | None = None
     tier: str | None = None  # judge against this tier instead of the drill's
     workers: int | None = None  # load worker processes (default: the drill's / auto)
+    max_driver_lag_ms: float | None = None  # driver event-loop lag p99 over this = saturated (default: the driver's)
     steady_state_timeout_s: float = 30.0  # how long steady state may take to hold before/after
 
     def __post_init__(self) -> None:

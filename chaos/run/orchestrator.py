@@ -77,6 +77,8 @@ async def run_drill(
     started_at = time.time()
     run_id = new_run_id(drill, started_at)
     config = load_config(drill, env, timeline, run_id=run_id, load_scale=options.load_scale, workers=options.workers)
+    if options.max_driver_lag_ms is not None:
+        config = config.with_(max_lag_p99_ms=options.max_driver_lag_ms)
     bundle = BundleWriter.create(options.evidence_dir, drill.name, started_at, run_meta={
         "run_id": run_id, "drill": drill.name, "started_at": started_at, "state": "running",
         "time_scale": options.time_scale, "load_scale": options.load_scale,
@@ -147,7 +149,8 @@ async def run_drill(
         bundle.path, recording, evaluation, drill=drill.name, state=state, before=before, after=after,
         drill_paths=[p for p in (options.drill_path, options.env_path) if p is not None],
         options={"time_scale": options.time_scale, "load_scale": options.load_scale, "tier": options.tier,
-                 "no_preflight": options.no_preflight, "workers": config.workers},
+                 "no_preflight": options.no_preflight, "workers": config.workers,
+                 "max_driver_lag_ms": config.max_lag_p99_ms},
     )
     if state == "interrupted":
         code = ExitCode.INTERRUPTED

@@ -74,7 +74,7 @@ def criteria() -> tuple[Criterion, ...]:
     return (
         Criterion("tier_l.p95_first_token@baseline", Verdict.PASS, 300.0, 3000.0, "ms", "baseline",
                   "p95 first token 300 ms is within 3,000 ms", T0 + 2, T0 + 10, "<="),
-        Criterion("tier_l.rate_5xx@fault:provider-down", Verdict.FAIL, 0.1, 0.01, "%", "fault:provider-down",
+        Criterion("tier_l.rate_5xx@fault:provider-down", Verdict.FAIL, 10.0, 1.0, "%", "fault:provider-down",
                   "5xx rate 10% is above 1%", T0 + 10, T0 + 20, "<="),
         Criterion("tier_l.p95_first_token@fault:provider-down", Verdict.PASS, 900.0, 3000.0, "ms",
                   "fault:provider-down", "within", T0 + 10, T0 + 20, "<="),

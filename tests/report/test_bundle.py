@@ -96,7 +96,7 @@ def test_final_files_are_written_and_sealed_by_the_manifest(tmp_path: Path) -> N
 def test_editing_a_number_in_evidence_json_breaks_the_manifest_check(tmp_path: Path) -> None:
     write_final_files(tmp_path, _evidence())
     path = tmp_path / "evidence.json"
-    path.write_text(path.read_text().replace('"measured": 0.1', '"measured": 0.001', 1))
+    path.write_text(path.read_text().replace('"measured": 10.0', '"measured": 0.5', 1))
     with pytest.raises(EvidenceError, match=r"evidence\.json: sha256 differs"):
         read_evidence(tmp_path)
 
@@ -151,7 +151,7 @@ def test_redaction_keeps_references_and_hides_literal_secrets() -> None:
 def test_compare_shows_verdict_and_measurement_changes() -> None:
     before = _evidence()
     crit = list(criteria())
-    crit[1] = type(crit[1])(**{**{f: getattr(crit[1], f) for f in crit[1].__slots__}, "verdict": Verdict.PASS, "measured": 0.002})
+    crit[1] = type(crit[1])(**{**{f: getattr(crit[1], f) for f in crit[1].__slots__}, "verdict": Verdict.PASS, "measured": 0.2})
     after = Evidence(**{**{f: getattr(before, f) for f in before.__slots__}, "criteria": tuple(crit), "verdict": Verdict.INCONCLUSIVE})
     cmp = compare_evidence(before, after)
     assert cmp.verdict_changed
