@@ -73,7 +73,8 @@ class ComposeStack:
         return self.ports.get(service, DEFAULT_PORTS[service])
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        # COMPOSE_PROJECT_NAME also names the containers (<project>-<service>, see the file).
+        env = dict(os.environ, COMPOSE_PROJECT_NAME=self.project)
         for service, port in self.ports.items():
             if service not in DEFAULT_PORTS:
                 raise TestbedError(f"no published port for compose service {service!r}")
