@@ -1,7 +1,9 @@
 """Run-wide limits: provider circuit open intervals, queue oldest-job age, baseline failovers.
 
-Circuit state encoding: a value >= 1 is open; 0 (closed) and fractional values such as 0.5
-(half-open) are not open, because a half-open circuit lets traffic through.
+Circuit state encoding: 0 closed, 1 open, 0.5 half-open. The seed's trigger is a circuit
+that "remains open"; a breaker that cycles open -> half-open -> open because its probes keep
+failing has not recovered, so every value above 0 counts as open here and only a return to
+closed ends an interval (the conservative reading).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ FAILOVERS_METRIC = "failovers_total"
 
 
 def circuit_is_open(value: float) -> bool:
-    return value >= 1.0
+    return value > 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ def judge_circuit(f: CircuitFinding, limit_s: float, resolution_s: float, max_ga
                   criterion_id: str, scope: str = "run") -> Criterion:
     details: dict[str, object] = {"route": f.route, "resolution_s": resolution_s,
                                   "gap_fraction": round(f.gap_fraction, 6),
-                                  "open_rule": "value >= 1 is open; half-open (0 < value < 1) is not"}
+                                  "open_rule": "any value > 0 (open or half-open) is not closed; only 0 ends an interval"}
     if f.longest_s is None:
         return Criterion(criterion_id, Verdict.INCONCLUSIVE, None, limit_s, "s", scope,
                          f"No circuit_state samples for route {f.route}.", comparison="<=",

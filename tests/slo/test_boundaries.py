@@ -81,13 +81,25 @@ def test_gap_after_open_interval_that_could_exceed_the_limit_is_inconclusive() -
     assert (c.verdict, c.measured, c.details["upper_bound_s"]) == (Verdict.INCONCLUSIVE, 100.0, 130.0)
 
 
-def test_half_open_is_not_open() -> None:
-    """Open 100 s, then half-open (0.5) for 30 s, then open 30 s: two intervals, the longest 100 s."""
+def test_half_open_does_not_end_an_open_interval() -> None:
+    """Open 100 s, half-open (0.5) 30 s, open 30 s: one 160 s interval, over the 120 s limit."""
     b = healthy(400)
     b.samples.clear()
     route = {"route": "primary"}
     b.series("circuit_state", route, 0, 100, 0.0).series("circuit_state", route, 100, 200, 1.0)
     b.series("circuit_state", route, 200, 230, 0.5).series("circuit_state", route, 230, 260, 1.0)
+    b.series("circuit_state", route, 260, 400, 0.0)
+    c = evaluate(X, b.build()).criterion("limits.circuit_open@run[route=primary]")
+    assert (c.verdict, c.measured) == (Verdict.FAIL, 160.0)
+
+
+def test_closed_ends_an_open_interval() -> None:
+    """Open 100 s, closed 30 s, open 30 s: two intervals, the longest 100 s, within the limit."""
+    b = healthy(400)
+    b.samples.clear()
+    route = {"route": "primary"}
+    b.series("circuit_state", route, 0, 100, 0.0).series("circuit_state", route, 100, 200, 1.0)
+    b.series("circuit_state", route, 200, 230, 0.0).series("circuit_state", route, 230, 260, 0.5)
     b.series("circuit_state", route, 260, 400, 0.0)
     c = evaluate(X, b.build()).criterion("limits.circuit_open@run[route=primary]")
     assert (c.verdict, c.measured) == (Verdict.PASS, 100.0)
