@@ -73,6 +73,8 @@ class Executor:
                 comp = self.process.component(p.target)  # fails early on an unknown component
                 return [replace(p, params={**p.params, "pid": comp.pid})]
             return [p]
+        if p.kind == "docker.disconnect" and "aliases" in p.params:
+            return [p]  # already prepared (its aliases saved)
         out: list[Primitive] = []
         for name in await self.docker.resolve(p.target):
             if p.kind != "docker.disconnect":

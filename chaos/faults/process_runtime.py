@@ -5,19 +5,15 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from chaos.errors import FaultError, TestbedError
 from chaos.faults.waiting import wait_until
-from chaos.testbed.state import (
-    ComponentState,
-    component_alive,
-    load_state,
-    pid_alive,
-    port_open,
-    restart_component,
-)
+
+if TYPE_CHECKING:
+    from chaos.testbed.state import ComponentState
 
 
 def process_state(pid: int) -> str | None:
@@ -39,6 +35,8 @@ class ProcessRuntime:
         self._restart_timeout_s = restart_timeout_s
 
     def component(self, name: str) -> ComponentState:
+        from chaos.testbed.state import load_state
+
         try:
             return load_state(self.state_file).components[name]
         except KeyError:
@@ -49,6 +47,8 @@ class ProcessRuntime:
 
     async def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> int:
         """Send `sig` and wait until the process is gone; returns the pid it had."""
+        from chaos.testbed.state import pid_alive
+
         comp = self.component(name)
         _signal(comp, sig, "kill")
         await wait_until(lambda: _async(not pid_alive(comp.pid, comp.argv)),
@@ -67,6 +67,8 @@ class ProcessRuntime:
 
     async def resume(self, name: str) -> None:
         """SIGCONT and wait until the process runs and its port answers."""
+        from chaos.testbed.state import pid_alive
+
         comp = self.component(name)
         if pid_alive(comp.pid, comp.argv):
             _signal(comp, signal.SIGCONT, "resume")
@@ -74,6 +76,8 @@ class ProcessRuntime:
 
     async def ensure_running(self, name: str) -> None:
         """Restart the component through the testbed launcher unless it already runs; verify."""
+        from chaos.testbed.state import component_alive, load_state, restart_component
+
         comp = self.component(name)
         if not component_alive(load_state(self.state_file), name):
             try:
@@ -87,6 +91,8 @@ class ProcessRuntime:
 
     async def restart(self, name: str) -> None:
         """Broad revert: SIGCONT (a stopped process ignores SIGTERM), then re-spawn it."""
+        from chaos.testbed.state import pid_alive, restart_component
+
         comp = self.component(name)
         if pid_alive(comp.pid, comp.argv):
             _signal(comp, signal.SIGCONT, "restart")
@@ -98,6 +104,8 @@ class ProcessRuntime:
         await self.wait_serving(name, self.component(name), "process restart")
 
     async def wait_serving(self, name: str, comp: ComponentState, action: str) -> None:
+        from chaos.testbed.state import pid_alive, port_open
+
         async def serving() -> bool:
             state = process_state(comp.pid)
             return (pid_alive(comp.pid, comp.argv) and state not in ("T", "t")

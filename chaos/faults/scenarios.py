@@ -8,7 +8,14 @@ from chaos.errors import FaultError
 from chaos.faults.docker_runtime import compose_ref
 from chaos.faults.primitives import Primitive, Targets
 from chaos.faults.toxics import TOXIC_PREFIX, Bandwidth, Latency, ResetPeer, Timeout, ToxicSpec
-from chaos.spec.envvars import expand_env
+
+
+def expand_env(value: str, *, where: str) -> str:
+    """`${VAR}` resolution (chaos.spec imported lazily: the watchdog must start fast)."""
+    from chaos.spec.envvars import expand_env as expand
+
+    return expand(value, where=where)
+
 
 if TYPE_CHECKING:
     from chaos.spec.environment import Environment

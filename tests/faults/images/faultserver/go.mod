@@ -1,0 +1,3 @@
+module faultserver
+
+go 1.21
