@@ -119,16 +119,17 @@ class SSEProtocol(asyncio.Protocol):
             head += b"content-length: %d\r\n" % sum(len(_event(i)) for i in range(events))
         if close or framing == "close":
             head += b"connection: close\r\n"
-        self.at(begin, lambda: self.write(head + b"\r\n"))
-        for i in range(events):
-            last = i == events - 1
-            if abort_after is not None and i == abort_after:
-                self.at(begin + first_s + i * interval_s, self.abort)
+
+        def start() -> None:
+            # The head, then each event, schedules the next step: nothing can be reordered.
+            self.write(head + b"\r\n")
+            if events == 0:
+                self.send_end(framing, close)
                 return
-            self.at(begin + first_s + i * interval_s,
-                    lambda i=i, last=last, due=begin + first_s: self.send_event(i, last, framing, close, due))
-        if events == 0:
-            self.at(begin, lambda: self.send_end(framing, close))
+            self.at(begin + first_s, lambda: self.send_event(
+                0, events, begin + first_s, interval_s, framing, close, abort_after))
+
+        self.at(begin, start)
 
     def at(self, when: float, fn: object) -> None:
         """Run `fn` at monotonic instant `when`."""
@@ -138,13 +139,21 @@ class SSEProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(data)
 
-    def send_event(self, i: int, last: bool, framing: str, close: bool, due: float) -> None:
+    def send_event(self, i: int, events: int, due0: float, interval_s: float, framing: str,
+                   close: bool, abort_after: int | None) -> None:
+        if abort_after is not None and i == abort_after:
+            self.abort()
+            return
         if i == 0:
-            STATE.first_late_ms.append(max(0.0, (time.monotonic() - due) * 1000.0))
+            STATE.first_late_ms.append(max(0.0, (time.monotonic() - due0) * 1000.0))
         data = _event(i)
         self.write(b"%x\r\n%s\r\n" % (len(data), data) if framing == "chunked" else data)
-        if last:
+        if i == events - 1:
             self.send_end(framing, close)
+            return
+        self.handles.clear()
+        self.at(due0 + (i + 1) * interval_s, lambda: self.send_event(
+            i + 1, events, due0, interval_s, framing, close, abort_after))
 
     def send_end(self, framing: str, close: bool) -> None:
         if framing == "chunked":
