@@ -34,9 +34,10 @@ def offline_images(docker_client: object) -> None:
         build_offline_images(ComposeStack(offline=True, compose_dir=COMPOSE_DIR))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def compose_stack(offline_images: None) -> Iterator[ComposeStack]:
-    """One healthy stack shared by a test module; torn down (and checked empty) after it."""
+    """One healthy stack shared by the session's compose tests (each leaves it healthy);
+    torn down, and checked empty, at the end."""
     stack = new_stack()
     try:
         docker_up(stack, build=False)
