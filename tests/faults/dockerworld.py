@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,9 +91,9 @@ def docker_world(client: Any, *, labels: dict[str, str] | None = None) -> Iterat
         wait_for(lambda: world.get().startswith("ok"), 15, "faultserver container")
         yield world
     finally:
+        import docker.errors
+
         for container in made:
-            try:
+            with suppress(docker.errors.NotFound):
                 container.remove(force=True)
-            except Exception:  # noqa: BLE001 - best-effort teardown; the engine reports it
-                pass
         network.remove()

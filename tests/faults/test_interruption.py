@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -41,9 +41,9 @@ def leftovers(api: str) -> list[str]:
 
 
 @pytest.fixture
-def proxies(toxiproxy: ToxiproxyServer) -> Iterator[str]:
+def proxies(toxiproxy: ToxiproxyServer) -> str:
     anyio.run(_make, toxiproxy.api_url)
-    yield toxiproxy.api_url
+    return toxiproxy.api_url
 
 
 def start_child(api: str, run_dir: Path, *extra: str) -> subprocess.Popen[str]:
@@ -95,10 +95,10 @@ def test_sigint_sigterm_at_random_instants_leave_nothing_behind(proxies: str, tm
 
 @pytest.mark.slow
 def test_sigkill_watchdog_restores_within_10s(proxies: str, tmp_path: Path) -> None:
-    """10 drill subprocesses are SIGKILLed at random instants while faults are active; each
+    """8 drill subprocesses are SIGKILLed at random instants while faults are active; each
     time the watchdog replays the journal and everything is restored within 10 s."""
     rng = random.Random(9)
-    for i in range(10):
+    for i in range(8):
         child = start_child(proxies, tmp_path / f"run{i}")
         try:
             signal_at_random_instant(child, signal.SIGKILL, rng)
@@ -109,4 +109,30 @@ def test_sigkill_watchdog_restores_within_10s(proxies: str, tmp_path: Path) -> N
             child.communicate()
         assert time.monotonic() - killed_at < 10
         log = tmp_path / f"run{i}" / "watchdog.log"
-        wait_for(lambda: "replay done: " in log.read_text(), 10, f"watchdog log of run {i}")
+        wait_for(lambda log=log: "replay done: " in log.read_text(), 10, f"watchdog log of run {i}")
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_interrupted_drills_leave_no_container_paused(proxies: str, tmp_path: Path,
+                                                      docker_client: Any) -> None:
+    """Drills that also pause a real container, interrupted by SIGINT, SIGTERM and SIGKILL
+    (twice): afterwards the container runs and serves, and Toxiproxy is clean."""
+    from tests.faults.dockerworld import docker_world
+
+    rng = random.Random(21)
+    with docker_world(docker_client) as world:
+        for i, sig in enumerate((signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGKILL)):
+            child = start_child(proxies, tmp_path / f"run{i}", "--container", world.server)
+            try:
+                signal_at_random_instant(child, sig, rng)
+                child.wait(timeout=60)
+            finally:
+                child.communicate()
+
+            def restored() -> bool:
+                state = docker_client.api.inspect_container(world.server)["State"]["Status"]
+                return state == "running" and leftovers(proxies) == []
+
+            wait_for(restored, 10, f"run {i} ({sig.name}) restored")
+            assert world.get().startswith("ok")
