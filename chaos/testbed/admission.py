@@ -42,7 +42,7 @@ class Admission:
         self.settings = settings
         self.redis = Redis(
             host=host, port=redis_port, socket_timeout=settings.redis_timeout_s,
-            socket_connect_timeout=settings.redis_timeout_s, retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=settings.redis_timeout_s, retry=Retry(NoBackoff(), 1),  # one reconnect: pooled sockets die with redis
             max_connections=256,
         )
         self.redis_up = True

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
-import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from chaos.testbed.admission import Admission, Decision, RedisUnavailable
@@ -33,6 +32,7 @@ from chaos.testbed.circuit import CircuitBreaker, CircuitState
 from chaos.testbed.config import ROUTES, TestbedConfig
 from chaos.testbed.requestlog import RequestLog, hash_subject
 from chaos.testbed.slots import ProviderSlots, QueueTimeout
+from chaos.testbed.upstream import UpstreamError, UpstreamResponse, request
 
 _TOKEN = re.compile(r"Bearer tb-([A-Za-z0-9_.-]{1,64})")
 _REDIS_PING_INTERVAL_S = 0.5
@@ -60,7 +60,8 @@ class GatewayApp:
         self.settings = s
         self.admission = Admission(config.proxies[f"{region}-redis"], s, config.upstream_host)
         self.slots = ProviderSlots(s.provider_concurrency)
-        self.provider_urls = {r: f"http://{config.upstream_host}:{config.proxies[f'{region}-{r}']}" for r in ROUTES}
+        self.upstream_host = config.upstream_host
+        self.provider_ports = {r: config.proxies[f"{region}-{r}"] for r in ROUTES}
         self.log = RequestLog(log_path, component=f"gateway-{region}",
                               log_message_text=s.log_message_text)
         self.registry = CollectorRegistry()
@@ -93,22 +94,12 @@ class GatewayApp:
             for st in CircuitState:
                 self._transitions.labels(region, r, st.value)  # exposed at 0 from the start
         self._refresh_gauges()
-        self.client: httpx.AsyncClient | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def _startup(self) -> None:
-        s = self.settings
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(s.provider_read_timeout_s, connect=s.provider_connect_timeout_s,
-                                  pool=None),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=2048),
-        )
         await self.admission.ping()
 
     async def _shutdown(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
         await self.admission.close()
         self.log.close()
 
@@ -229,7 +220,7 @@ class GatewayApp:
                      subject: str, message: str, decision: Decision, t0: float, waf: str) -> None:
         plan = decision.plan
         slot = False
-        resp: httpx.Response | None = None
+        resp: UpstreamResponse | None = None
         try:
             try:
                 await self.slots.acquire(self.settings.queue_timeout_s)
@@ -255,7 +246,7 @@ class GatewayApp:
         finally:
             with anyio.CancelScope(shield=True):
                 if resp is not None:
-                    await resp.aclose()
+                    resp.close()
                 if slot:
                     self.slots.release()
                 if decision.holds_slot:
@@ -263,63 +254,59 @@ class GatewayApp:
 
     async def _open_provider(
         self, message: str, request_id: str
-    ) -> tuple[str, httpx.Response, bytes, AsyncIterator[str]] | None:
+    ) -> tuple[str, UpstreamResponse, bytes, AsyncIterator[str]] | None:
         """Try the routes in order through their circuits; the first that yields a first token wins."""
-        assert self.client is not None
-        payload = {"model": "testbed", "stream": True,
-                   "messages": [{"role": "user", "content": message}]}
+        s = self.settings
+        payload = json.dumps({"model": "testbed", "stream": True,
+                              "messages": [{"role": "user", "content": message}]}).encode()
         for route in ROUTES:
             breaker = self.breakers[route]
             if not breaker.allow():
                 continue
             resp = None
             try:
-                request = self.client.build_request(
-                    "POST", f"{self.provider_urls[route]}/v1/chat/completions", json=payload,
-                    headers={"x-request-id": request_id})
-                resp = await self.client.send(request, stream=True)
-                if resp.status_code != 200:
-                    raise _ProviderFailed(f"HTTP {resp.status_code}")
-                lines = resp.aiter_lines()
-                first = await self._next_token(lines)
+                resp = await request(
+                    self.upstream_host, self.provider_ports[route], "POST", "/v1/chat/completions",
+                    {"content-type": "application/json", "x-request-id": request_id}, payload,
+                    connect_timeout_s=s.provider_connect_timeout_s,
+                    read_timeout_s=s.provider_read_timeout_s)
+                if resp.status != 200:
+                    raise _ProviderFailed(f"HTTP {resp.status}")
+                events = _sse_data(resp.chunks())
+                first = await self._next_token(events)
                 if first is None:
                     raise _ProviderFailed("stream ended before the first token")
-            except (httpx.HTTPError, _ProviderFailed, ValueError):
+            except (UpstreamError, _ProviderFailed, ValueError, LookupError):
                 breaker.record_failure()
                 if resp is not None:
-                    with anyio.CancelScope(shield=True):
-                        await resp.aclose()
+                    resp.close()
                 continue
             except BaseException:
                 breaker.release()
                 if resp is not None:
-                    with anyio.CancelScope(shield=True):
-                        await resp.aclose()
+                    resp.close()
                 raise
             breaker.record_success()
-            return route, resp, first, lines
+            return route, resp, first, events
         return None
 
     @staticmethod
-    async def _next_token(lines: AsyncIterator[str]) -> bytes | None:
+    async def _next_token(events: AsyncIterator[str]) -> bytes | None:
         """The next token event for the client, or None at the provider's [DONE]."""
-        async for line in lines:
-            if not line.startswith("data: "):
-                continue
-            data = line[6:]
+        async for data in events:
             if data == "[DONE]":
                 return None
             content = json.loads(data)["choices"][0]["delta"].get("content", "")
             return b"data: " + json.dumps({"token": content}).encode() + b"\n\n"
         raise _ProviderFailed("stream closed without [DONE]")
 
-    async def _relay(self, route: str, first: bytes, lines: AsyncIterator[str],
+    async def _relay(self, route: str, first: bytes, events: AsyncIterator[str],
                      outcome: dict[str, str]) -> AsyncIterator[bytes]:
         yield first
         while True:
             try:
-                event = await self._next_token(lines)
-            except (httpx.HTTPError, _ProviderFailed, ValueError):
+                event = await self._next_token(events)
+            except (UpstreamError, _ProviderFailed, ValueError, LookupError):
                 self.breakers[route].record_failure()
                 outcome["code"] = "stream_error"
                 yield b'event: error\ndata: {"error": "provider_unavailable"}\n\n'
@@ -335,3 +322,14 @@ class GatewayApp:
         self.log.write(request_id=request_id, subject=subject, status=status, code=code,
                        latency_ms=(time.monotonic() - t0) * 1000.0, waf_decision=waf,
                        plan_decision=plan, message=message, region=self.region, **extra)
+
+
+async def _sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """The `data:` payloads of an SSE byte stream, in order."""
+    buf = b""
+    async for chunk in chunks:
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            if line.startswith(b"data: "):
+                yield line[6:].rstrip(b"\r").decode()

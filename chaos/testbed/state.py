@@ -118,9 +118,9 @@ def state_lock(path: Path) -> Iterator[None]:
 def pid_alive(pid: int, argv: list[str] | None = None) -> bool:
     """True while `pid` runs (not a zombie) and, when `argv` is given, still runs that command."""
     child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        _CHILDREN.pop(pid, None)
-        return False
+    if child is not None:
+        # Our own unreaped child: its pid cannot have been reused, poll() is the truth.
+        return child.poll() is None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -132,9 +132,10 @@ def pid_alive(pid: int, argv: list[str] | None = None) -> bool:
     if argv:
         # Invariant: our components lead their own session (start_new_session) and run argv[0];
         # a reused pid fails one of the two. Compare basenames only: redis rewrites its title.
-        first = cmdline[0].decode(errors="replace").split(" ")[0] if cmdline else ""
+        first = cmdline[0].decode(errors="replace").split(" ")[0] if cmdline and cmdline[0] else ""
         session_leader = fields[3] == str(pid)  # after "(comm)": state ppid pgrp session
-        return session_leader and os.path.basename(first) == os.path.basename(argv[0])
+        # An empty cmdline is a process rewriting its title (redis) at that instant.
+        return session_leader and (first == "" or os.path.basename(first) == os.path.basename(argv[0]))
     return True
 
 

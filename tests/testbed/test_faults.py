@@ -60,7 +60,10 @@ def test_redis_killed_gives_503_redis_unavailable_in_time_then_recovers(tb: Runn
     assert new_pid != redis.pid
     assert load_state(tb.state_path).components["redis"].pid == new_pid
     wait_for(lambda: chat(tb.base_url, subject=_subject()).status == 200, 10, "chat served again")
-    wait_for(lambda: metric(tb.gateway_url("us-east"), "redis_up") == 1, 5, "redis_up back to 1")
+    for region in ("us-east", "us-west"):
+        wait_for(lambda r=region: metric(tb.gateway_url(r), "redis_up") == 1, 5, f"redis_up {region}")
+        wait_for(lambda r=region: chat(tb.gateway_url(r), subject=_subject()).status == 200, 5,
+                 f"gateway {region} serves again")
 
 
 def test_primary_link_down_opens_circuit_serves_fallback_then_closes_via_half_open(

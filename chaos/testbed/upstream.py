@@ -1,0 +1,122 @@
+"""A lean HTTP/1.1 client for the testbed's internal hops (router -> gateway -> provider).
+
+asyncio protocol + httptools, one connection per request (`connection: close`): measured at a
+fraction of httpx's CPU per streamed event, which is what lets one gateway hold many streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import cast
+
+import anyio
+import httptools
+
+
+class UpstreamError(Exception):
+    """Connect failure, reset, timeout or malformed response from an upstream."""
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: dict[str, str] = {}
+        self.head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.chunks: asyncio.Queue[bytes | Exception | None] = asyncio.Queue()
+        self.complete = False
+        self.transport: asyncio.Transport | None = None
+
+    # asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamError(f"bad response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.complete:
+            self._fail(UpstreamError(f"connection closed mid-response ({exc or 'EOF'})"))
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        if not self.head.done():
+            self.head.set_result(self.parser.get_status_code())
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.put_nowait(bytes(body))
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self.chunks.put_nowait(None)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, exc: Exception) -> None:
+        if not self.head.done():
+            self.head.set_exception(exc)
+        self.chunks.put_nowait(exc)
+        if self.transport is not None:
+            self.transport.close()
+
+
+class UpstreamResponse:
+    def __init__(self, proto: _Protocol, status: int, read_timeout_s: float) -> None:
+        self._proto = proto
+        self.status = status
+        self.headers = proto.headers
+        self._read_timeout_s = read_timeout_s
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Body bytes as they arrive (chunked encoding already decoded); raises UpstreamError."""
+        while True:
+            try:
+                with anyio.fail_after(self._read_timeout_s):
+                    item = await self._proto.chunks.get()
+            except TimeoutError:
+                raise UpstreamError(f"no data for {self._read_timeout_s:g}s") from None
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    async def read(self) -> bytes:
+        return b"".join([c async for c in self.chunks()])
+
+    def close(self) -> None:
+        if self._proto.transport is not None:
+            self._proto.transport.close()
+
+
+async def request(host: str, port: int, method: str, path: str, headers: dict[str, str],
+                  body: bytes, *, connect_timeout_s: float, read_timeout_s: float) -> UpstreamResponse:
+    """Send one request and return once the response head arrived."""
+    loop = asyncio.get_running_loop()
+    lines = [f"{method} {path} HTTP/1.1", f"host: {host}:{port}", "connection: close",
+             f"content-length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()
+              if k.lower() not in ("host", "connection", "content-length", "transfer-encoding")]
+    try:
+        with anyio.fail_after(connect_timeout_s):
+            _, proto = await loop.create_connection(_Protocol, host, port)
+    except (OSError, TimeoutError) as exc:
+        raise UpstreamError(f"connect {host}:{port}: {exc or type(exc).__name__}") from None
+    assert proto.transport is not None
+    proto.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    try:
+        with anyio.fail_after(read_timeout_s):
+            status = await proto.head
+    except TimeoutError:
+        proto.transport.close()
+        raise UpstreamError(f"no response head from {host}:{port} in {read_timeout_s:g}s") from None
+    except BaseException:
+        proto.transport.close()
+        raise
+    return UpstreamResponse(proto, status, read_timeout_s)
