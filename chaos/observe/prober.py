@@ -66,15 +66,34 @@ class AvailabilityProber:
         return ProberStatistics(self._probes, self._available, self._unavailable, self._gaps)
 
     async def run(self) -> None:
-        """Probe until cancelled; seconds missed because a probe overran are emitted as gaps."""
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+        """Probe until cancelled: one probe starts every `interval_s` whether or not the previous
+        one has finished (a streamed canary can take longer than the interval), each bounded by
+        `timeout_s`. A tick whose probe cannot start because too many are still running (the
+        target hangs past the timeout, or the prober is starved) is emitted as a gap."""
+        max_running = max(1, math.ceil(self.timeout_s / self.interval_s) + 1)
+        running = 0
+
+        async def one(client: httpx.AsyncClient) -> None:
+            nonlocal running
+            try:
+                await self.probe_once(client)
+            finally:
+                running -= 1
+
+        async with httpx.AsyncClient(timeout=self.timeout_s) as client, anyio.create_task_group() as tg:
             start_mono, start_wall = time.monotonic(), self.clock()
             tick = 0
             while True:
-                await self.probe_once(client)
+                if running < max_running:
+                    running += 1
+                    tg.start_soon(one, client)
+                else:
+                    self._gaps += 1
+                    self.emit(ProbeSecond(start_wall + tick * self.interval_s, None, None,
+                                          error="prober overran"))
                 elapsed = time.monotonic() - start_mono
-                next_tick = math.floor(elapsed / self.interval_s) + 1
-                for missed in range(tick + 1, next_tick):
+                next_tick = max(tick + 1, math.floor(elapsed / self.interval_s) + 1)
+                for missed in range(tick + 1, next_tick):  # the prober's own loop fell behind
                     self._gaps += 1
                     self.emit(ProbeSecond(start_wall + missed * self.interval_s, None, None,
                                           error="prober overran"))

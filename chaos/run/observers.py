@@ -12,6 +12,12 @@ from chaos.run.plan import DEFAULT_REGION_HEADER
 from chaos.run.recorder import Recorder
 from chaos.spec import Drill, Environment, expand_env
 
+PROBE_INTERVAL_S = 1.0  # DESIGN section 4: health + canary chat every second
+# A canary chat answers in first-token delay + its tokens (about 1.2 s on the default testbed) and
+# a shared machine adds queueing: 5 s bounds a probe without calling a slow answer unavailable.
+# Probes overlap (one starts every second), so a slow canary does not leave probe gaps.
+PROBE_TIMEOUT_S = 5.0
+
 
 def start_observers(tg: TaskGroup, env: Environment, drill: Drill, recorder: Recorder, *, run_id: str) -> None:
     del drill, run_id  # every observation is the environment's
@@ -37,7 +43,8 @@ def start_observers(tg: TaskGroup, env: Environment, drill: Drill, recorder: Rec
         chat_path=target.chat_path,
         token=token,
         region_header=target.region_header or DEFAULT_REGION_HEADER,
-        interval_s=1.0,
+        interval_s=PROBE_INTERVAL_S,
+        timeout_s=PROBE_TIMEOUT_S,
     )
     tg.start_soon(observer.run)
     tg.start_soon(prober.run)

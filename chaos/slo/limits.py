@@ -35,7 +35,9 @@ class CircuitFinding:
 
 
 def circuit_finding(samples: Sequence[Sample], route: str, resolution_s: float) -> CircuitFinding:
-    pts = points(samples, CIRCUIT_METRIC, "route", route)
+    # One series per gateway (region label) plus label-less gaps from sources that never expose
+    # the metric (the router): a route's circuit is its worst gateway's at each instant.
+    pts = max_per_instant(points(samples, CIRCUIT_METRIC, "route", route))
     known = [p for p in pts if p[1] is not None]
     if not known:
         return CircuitFinding(route, None, None, None, 1.0)
