@@ -24,7 +24,7 @@ class Paths(SpecModel):
 
 
 class Burst(SpecModel):
-    requests: Count = 50
+    requests: Count = 30
     """Concurrent chat requests from one subject; must exceed the target's per-subject limit."""
 
 
