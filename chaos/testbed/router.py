@@ -30,6 +30,7 @@ from chaos.testbed.asgi import (
 from chaos.testbed.config import REGIONS, TestbedConfig
 from chaos.testbed.gateway import subject_of
 from chaos.testbed.requestlog import RequestLog
+from chaos.testbed.upstream import UpstreamError, UpstreamResponse, request
 
 _FORWARD_REQUEST = ("authorization", "content-type", "accept", "x-request-id", "user-agent")
 _FORWARD_RESPONSE = ("content-type", "retry-after", "x-request-id", "x-provider-route",
@@ -53,6 +54,8 @@ class RouterApp:
         self.active: str = self.home
         self.regions = {r: RegionHealth() for r in REGIONS}
         self.urls = {r: f"http://{config.upstream_host}:{config.proxies[f'router-{r}']}" for r in REGIONS}
+        self.upstream_host = config.upstream_host
+        self.ports = {r: config.proxies[f"router-{r}"] for r in REGIONS}
         self.log = RequestLog(log_path, component="router")
         self.registry = CollectorRegistry()
         reg = self.registry
@@ -68,19 +71,14 @@ class RouterApp:
         for r in REGIONS:
             self._healthy_g.labels(r).set(1)
         self._set_active_gauge()
-        self.client: httpx.AsyncClient | None = None
         self.health_client: httpx.AsyncClient | None = None
 
     async def _startup(self) -> None:
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, connect=2.0, pool=None),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=2048))
         self.health_client = httpx.AsyncClient(timeout=self.settings.health_timeout_s)
 
     async def _shutdown(self) -> None:
-        for c in (self.client, self.health_client):
-            if c is not None:
-                await c.aclose()
+        if self.health_client is not None:
+            await self.health_client.aclose()
         self.log.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -188,7 +186,6 @@ class RouterApp:
 
     # -- forwarding ------------------------------------------------------------------------
     async def _forward(self, scope: Scope, req: Request, receive: Receive, send: Send) -> None:
-        assert self.client is not None
         t0 = time.monotonic()
         region = self.active
         request_id = req.headers.get("x-request-id") or uuid.uuid4().hex
@@ -203,39 +200,37 @@ class RouterApp:
         headers = {k: v for k, v in req.headers.items() if k in _FORWARD_REQUEST}
         headers["x-request-id"] = request_id
         query = scope.get("query_string", b"").decode("latin-1")
-        url = f"{self.urls[region]}{req.path}" + (f"?{query}" if query else "")
-        resp: httpx.Response | None = None
+        target = req.path + (f"?{query}" if query else "")
+        resp: UpstreamResponse | None = None
         try:
             try:
-                resp = await self.client.send(
-                    self.client.build_request(req.method, url, headers=headers, content=body),
-                    stream=True)
-            except httpx.HTTPError:
+                resp = await request(self.upstream_host, self.ports[region], req.method, target,
+                                     headers, body, connect_timeout_s=2.0, read_timeout_s=30.0)
+            except UpstreamError:
                 await send_error(send, 503, "gateway_unhealthy", retry_after_s=1.0, headers=served,
                                  region=region)
                 self._finish(request_id, subject, region, 503, "gateway_unhealthy", t0)
                 return
             out = served + [(k.encode(), resp.headers[k].encode())
                             for k in _FORWARD_RESPONSE if k in resp.headers]
-            if resp.status_code >= 300:
+            if resp.status >= 300:
                 try:
-                    payload = await resp.aread()
-                except httpx.HTTPError:
+                    payload = await resp.read()
+                except UpstreamError:
                     payload = b""
-                await send({"type": "http.response.start", "status": resp.status_code,
+                await send({"type": "http.response.start", "status": resp.status,
                             "headers": [*out, (b"content-length", str(len(payload)).encode())]})
                 await send({"type": "http.response.body", "body": payload, "more_body": False})
-                self._finish(request_id, subject, region, resp.status_code,
-                             _error_code(payload, resp.status_code), t0)
+                self._finish(request_id, subject, region, resp.status,
+                             _error_code(payload, resp.status), t0)
                 return
             outcome = {"code": "ok"}
-            done = await send_stream(send, receive, resp.status_code, out, _relay(resp, outcome))
-            self._finish(request_id, subject, region, resp.status_code,
+            done = await send_stream(send, receive, resp.status, out, _relay(resp, outcome))
+            self._finish(request_id, subject, region, resp.status,
                          outcome["code"] if done else "client_disconnected", t0)
         finally:
             if resp is not None:
-                with anyio.CancelScope(shield=True):
-                    await resp.aclose()
+                resp.close()
 
     def _finish(self, request_id: str, subject: str | None, region: str, status: int, code: str,
                 t0: float) -> None:
@@ -245,11 +240,11 @@ class RouterApp:
                        plan_decision="pass", region=region)
 
 
-async def _relay(resp: httpx.Response, outcome: dict[str, str]) -> AsyncIterator[bytes]:
+async def _relay(resp: UpstreamResponse, outcome: dict[str, str]) -> AsyncIterator[bytes]:
     try:
-        async for chunk in resp.aiter_raw():
+        async for chunk in resp.chunks():
             yield chunk
-    except httpx.HTTPError:
+    except UpstreamError:
         outcome["code"] = "stream_error"
         yield b'event: error\ndata: {"error": "gateway_unhealthy"}\n\n'
 
