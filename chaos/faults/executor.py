@@ -93,15 +93,17 @@ class Executor:
         """Apply and verify the effect from the component's own state."""
         match p.kind:
             case "toxiproxy.disable":
-                await self.toxiproxy.disable(p.target)
-                await self._wait_proxy(p.target, "disable", enabled=False)
+                # The answer is the proxy's state after the change: poll only if it disagrees.
+                if (await self.toxiproxy.disable(p.target)).enabled:
+                    await self._wait_proxy(p.target, "disable", enabled=False)
             case "toxiproxy.toxic":
                 name = str(p.params["name"])
                 spec = spec_from_attributes(str(p.params["type"]), p.params["attributes"])
-                await self.toxiproxy.add_toxic(p.target, name, spec,
-                                               stream=p.params.get("stream", "downstream"),
-                                               toxicity=float(p.params.get("toxicity", 1.0)))
-                await self._wait_toxic(p.target, name, present=True)
+                toxic = await self.toxiproxy.add_toxic(
+                    p.target, name, spec, stream=p.params.get("stream", "downstream"),
+                    toxicity=float(p.params.get("toxicity", 1.0)))
+                if toxic.name != name or toxic.spec != spec:
+                    await self._wait_toxic(p.target, name, present=True)
             case "docker.stop":
                 await self.docker.stop(p.target, timeout_s=int(p.params.get("timeout_s", 10)))
             case "docker.kill":
@@ -123,8 +125,8 @@ class Executor:
         """The targeted undo, verified. Undoing something that never took effect is harmless."""
         match p.kind:
             case "toxiproxy.disable":
-                await self.toxiproxy.enable(p.target)
-                await self._wait_proxy(p.target, "enable", enabled=True)
+                if not (await self.toxiproxy.enable(p.target)).enabled:
+                    await self._wait_proxy(p.target, "enable", enabled=True)
             case "toxiproxy.toxic":
                 name = str(p.params["name"])
                 await self.toxiproxy.delete_toxic(p.target, name)
