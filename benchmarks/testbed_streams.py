@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = free_port_config({"router": {"health_interval_s": 1.0, "health_timeout_s": 0.8,
                                        "failover_after": 3},
-                            "gateway": {"rate_limit_requests": 0},
+                            "gateway": {"rate_limit_requests": 0, "redis_timeout_s": 2.0},
                             "provider": {"first_token_delay_ms": 200, "token_interval_ms": 50,
                                          "tokens": 20, "jitter_ms": 5}})
     delay_ms = cfg.provider.first_token_delay_ms
