@@ -119,6 +119,10 @@ def evaluation_config(
         circuit = (circuit if circuit is not None else base.circuit_limit_s) * time_scale
         extra["hard_failure_quiet_s"] = base.hard_failure_quiet_s * time_scale
         extra["back_within_slo_window_s"] = max(1.0, base.back_within_slo_window_s * time_scale)
+        # The rollback triggers' minutes are drill time too: 5 "minutes" of 5xx in a run compressed
+        # 10x are 30 s; without this a compressed run never has a whole minute to judge.
+        extra["rollback_minute_s"] = base.rollback_minute_s * time_scale
+        extra["rollback_circuit_s"] = base.rollback_circuit_s * time_scale
     return EvaluationConfig(
         tier=judged,
         gate=gate,

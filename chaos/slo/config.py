@@ -68,6 +68,8 @@ class EvaluationConfig:
     sample_interval_s: float | None = None  # None: the recording's
     judge_whole_run: bool = True
     back_within_slo_window_s: float = 10.0  # rolling window for "back within SLO" after a failover
+    rollback_minute_s: float = 60.0  # the rollback triggers' "minute" (compressed runs: shorter)
+    rollback_circuit_s: float = 120.0  # the rollback trigger "primary circuit open > 2 minutes"
     profile_tolerance: float = 0.05  # a gate run needs median concurrency >= streams * (1 - this)
 
     def __post_init__(self) -> None:

@@ -120,15 +120,17 @@ def _rollback(config: EvaluationConfig, rec: Recording, windows: Sequence[LoadWi
               phase_scopes: Sequence[Scope], resolution_s: float, hard: Sequence[Criterion]
               ) -> list[Criterion]:
     def thresholds_for(m: Minute) -> Thresholds:
-        mid = m.start + 30.0
+        mid = m.start + config.rollback_minute_s / 2
         for s in phase_scopes:
             if s.name != "run" and s.contains(mid):
                 return config.thresholds(s.tier)
         return config.thresholds()
 
-    out = judge_rate_triggers(minutes(windows, rec.started_at, rec.ended_at), thresholds_for)
+    minute_s = config.rollback_minute_s
+    out = judge_rate_triggers(minutes(windows, rec.started_at, rec.ended_at, minute_s), thresholds_for,
+                              minute_s)
     f = circuit_finding(rec.samples, config.primary_route, resolution_s)
-    c = judge_circuit(f, ROLLBACK_CIRCUIT_S, resolution_s, config.max_probe_gap_fraction,
+    c = judge_circuit(f, config.rollback_circuit_s, resolution_s, config.max_probe_gap_fraction,
                       f"rollback.circuit_open_2min@run[route={config.primary_route}]")
     out.append(as_rollback(c, c.id, "Primary provider circuit open > 2 min"))
     limit = config.queue_limit_s

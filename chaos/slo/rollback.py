@@ -23,32 +23,34 @@ class Minute:
     ended: int
 
 
-def minutes(windows: Sequence[LoadWindow], run_start: float, run_end: float) -> list[Minute]:
+def minutes(windows: Sequence[LoadWindow], run_start: float, run_end: float,
+            minute_s: float = ROLLBACK_MINUTE_S) -> list[Minute]:
     """Whole minutes [run_start + 60 i, + 60) inside the run; a partial last minute is left out."""
-    n = int((run_end - run_start) // ROLLBACK_MINUTE_S)
+    n = int((run_end - run_start) // minute_s)
     acc = [[0, 0, 0] for _ in range(n)]
     for w in windows:
-        i = int((window_instant(w.start, w.end) - run_start) // ROLLBACK_MINUTE_S)
+        i = int((window_instant(w.start, w.end) - run_start) // minute_s)
         if 0 <= i < n:
             c = w.counts
             acc[i][0] += c.get("2xx", 0)
             acc[i][1] += c.get("5xx", 0) + c.get("transport", 0)
             acc[i][2] += sum(c.values())
-    return [Minute(i, run_start + i * ROLLBACK_MINUTE_S, a[0], a[1], a[2]) for i, a in enumerate(acc)]
+    return [Minute(i, run_start + i * minute_s, a[0], a[1], a[2]) for i, a in enumerate(acc)]
 
 
 def _streak_criterion(cid: str, what: str, ms: Sequence[Minute], bad: Callable[[Minute], bool],
-                      need: int, tier_for: Callable[[Minute], str]) -> Criterion:
+                      need: int, tier_for: Callable[[Minute], str],
+                      minute_s: float = ROLLBACK_MINUTE_S) -> Criterion:
     # A minute without ended requests is a gap (None); gaps between bad minutes count as bad.
     pts: list[Point] = [(m.start, None if m.ended == 0 else float(bad(m))) for m in ms]
     streaks = runs(pts, lambda v: v >= 1.0)
-    longest = max((r.length_s(ROLLBACK_MINUTE_S) / ROLLBACK_MINUTE_S for r in streaks), default=0.0)
+    longest = max((r.length_s(minute_s) / minute_s for r in streaks), default=0.0)
     best = max(streaks, key=lambda r: r.last_t - r.first_t) if streaks else None
     details = {"minutes": len(ms), "bad_minutes": sum(1 for m in ms if m.ended and bad(m)),
                "empty_minutes": sum(1 for m in ms if m.ended == 0),
                "tiers": sorted({tier_for(m) for m in ms})}
     ws = best.first_t if best else None
-    we = best.last_t + ROLLBACK_MINUTE_S if best else None
+    we = best.last_t + minute_s if best else None
     if not ms or all(m.ended == 0 for m in ms):
         return Criterion(cid, Verdict.INCONCLUSIVE, None, float(need), "count", "run",
                          "No whole minute with ended requests.", comparison="<", details=details)
@@ -60,8 +62,8 @@ def _streak_criterion(cid: str, what: str, ms: Sequence[Minute], bad: Callable[[
                      details=details)
 
 
-def judge_rate_triggers(ms: Sequence[Minute], thresholds_for: Callable[[Minute], Thresholds]
-                        ) -> list[Criterion]:
+def judge_rate_triggers(ms: Sequence[Minute], thresholds_for: Callable[[Minute], Thresholds],
+                        minute_s: float = ROLLBACK_MINUTE_S) -> list[Criterion]:
     def bad_5xx(m: Minute) -> bool:
         return not at_most(m.failures, m.ended, thresholds_for(m).rate_5xx.value)
 
@@ -73,9 +75,9 @@ def judge_rate_triggers(ms: Sequence[Minute], thresholds_for: Callable[[Minute],
 
     return [
         _streak_criterion("rollback.rate_5xx_5min@run", "5xx above the tier threshold", ms,
-                          bad_5xx, 5, tier_for),
+                          bad_5xx, 5, tier_for, minute_s),
         _streak_criterion("rollback.rate_2xx_10min@run", "2xx below the tier minimum", ms,
-                          bad_2xx, 10, tier_for),
+                          bad_2xx, 10, tier_for, minute_s),
     ]
 
 
