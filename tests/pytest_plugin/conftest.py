@@ -21,7 +21,7 @@ version: 1
 name: {name}
 tier: L
 duration: {duration}
-load: {{model: closed, streams: 3, ramp_up: 1s, ramp_down: 1s}}
+load: {{model: closed, streams: 4, ramp_up: 1s, ramp_down: 1s}}
 slo:
   min_requests_for_p95: {min_requests}
 {overrides}steady_state:
@@ -41,7 +41,12 @@ FAILING = tiny_drill("tiny-fail", overrides="    p95_first_token: 1ms\n")  # imp
 UNDECIDED = tiny_drill("tiny-inconclusive", min_requests=10_000_000)  # too few requests for a p95
 
 
+# Streams as long as the defaults' (about 0.7 s): with the FAST ones of the shared fixture a
+# closed-model stream would exceed the per-subject rate limit (20 per 10 s) and see 429s.
+REALISTIC_STREAMS = {"provider": {"first_token_delay_ms": 100, "token_interval_ms": 30, "tokens": 20}}
+
+
 @pytest.fixture(scope="package")
 def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTestbed]:
-    with running_testbed(tmp_path_factory) as tb:
+    with running_testbed(tmp_path_factory, REALISTIC_STREAMS) as tb:
         yield tb
