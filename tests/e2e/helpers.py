@@ -3,6 +3,7 @@ testbed back in a clean state (polling with deadlines, never sleeping for state)
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,9 @@ def reset_testbed(tb: RunningTestbed) -> None:
         if _circuits_closed(tb):
             return True
         for region in tb.config.ports.gateways:
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 httpx.post(f"{tb.gateway_url(region)}/api/chat", json={"message": "hi"},
                            headers={"authorization": "Bearer tb-reset"}, timeout=5)
-            except httpx.HTTPError:
-                pass
         return False
     wait_for(closed, 20, "circuits closed")
 

@@ -35,11 +35,13 @@ def test_provider_outage_with_fallback_passes_and_report_gives_the_same_verdicts
     assert result.exit_code == ExitCode.PASS
     evidence = read_evidence(result.bundle)
     fault = evidence.recording.faults[0]
-    assert fault.applied_at is not None and fault.reverted_at is not None
+    assert fault.applied_at is not None
+    assert fault.reverted_at is not None
     assert fault.reverted_at > fault.applied_at
     found = criteria(result.bundle)
     circuit = found["limits.circuit_open@run[route=primary]"]
-    assert circuit["verdict"] == "PASS" and circuit["measured"] > 0, circuit  # it did open
+    assert circuit["verdict"] == "PASS", circuit
+    assert circuit["measured"] > 0, circuit  # it did open
     doc = json.loads((result.bundle / "evidence.json").read_text())
     assert doc["time_scale"] == TIME_SCALE
     assert doc["load"]["counts"]["2xx"] > 0
