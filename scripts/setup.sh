@@ -33,7 +33,11 @@ need_pkgs=()
 have redis-server || need_pkgs+=(redis-server)
 # static busybox: healthchecks and tools inside locally built FROM-scratch images
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
-if [ -z "${CHAOS_SKIP_DOCKER:-}" ] && ! have dockerd; then need_pkgs+=(docker.io); fi
+if [ -z "${CHAOS_SKIP_DOCKER:-}" ]; then
+  have dockerd || need_pkgs+=(docker.io)
+  # compose v2 plugin when present, else Debian's docker-compose (compose/README.md)
+  docker compose version >/dev/null 2>&1 || have docker-compose || need_pkgs+=(docker-compose)
+fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing Debian packages: ${need_pkgs[*]}"
   apt_install "${need_pkgs[@]}"
