@@ -78,3 +78,25 @@ def test_allowed_inconclusive_is_a_skip_with_the_reason(
                                 "--chaos-allow-inconclusive", "-rs", *COMMON_ARGS)
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED*drill tiny-inconclusive INCONCLUSIVE:*needed for an honest p95*evidence:*"])
+
+
+def test_secret_from_the_environment_never_reaches_evidence_or_output(
+    pytester: pytest.Pytester, testbed: RunningTestbed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment's token is `${CHAOS_TOKEN:-...}`: the value set in the runner's
+    environment is used for the load (2xx flow) but appears in no bundle file, JUnit XML or
+    pytest output."""
+    secret = "pytestsecret7Q2Z"
+    monkeypatch.setenv("CHAOS_TOKEN", f"tb-{secret}{{subject}}")
+    pytester.makefile(".yaml", b_fail=FAILING)
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest("--chaos-env", str(testbed.env_path), "--chaos-evidence-dir", "ev",
+                                f"--junitxml={junit}", "-rA", *COMMON_ARGS)
+    result.assert_outcomes(failed=1)
+    assert int(_properties(junit, "tiny-fail")["chaos.load.2xx"]) > 0  # the token was accepted
+    assert secret not in result.stdout.str()
+    assert secret not in junit.read_text()
+    files = [p for p in (pytester.path / "ev").rglob("*") if p.is_file()]
+    assert any(p.name == "evidence.json" for p in files)
+    leaked = [str(p) for p in files if secret.encode() in p.read_bytes()]
+    assert leaked == []
