@@ -64,11 +64,11 @@ def test_drill_items_carry_markers_for_selection(pytester: pytest.Pytester) -> N
 def test_invalid_drill_is_a_collection_error_with_file_and_line(pytester: pytest.Pytester) -> None:
     """A drill with a spec error is reported as file:line problems, not a traceback."""
     shutil.copy(REPO / "environments" / "local.yaml", pytester.path / "env.yaml")
-    pytester.makefile(".yaml", bad=PASSING.replace("streams: 3", "streams: -3"))
+    pytester.makefile(".yaml", bad=PASSING.replace("tier: L", "tier: Q"))
     result = pytester.runpytest("--chaos-env", "env.yaml")
     assert result.ret == pytest.ExitCode.INTERRUPTED  # collection errors stop the session
     out = result.stdout.str()
-    assert "bad.yaml:5:" in out, out
+    assert "bad.yaml:3:" in out, out
     assert "Traceback" not in out
 
 
