@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,31 @@ def _healthy(tb: RunningTestbed) -> bool:
     return True
 
 
+def _router_requests(tb: RunningTestbed) -> float:
+    text = httpx.get(f"{tb.base_url}/metrics", timeout=2).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("chat_requests_total{"))
+
+
+def _quiet(tb: RunningTestbed) -> bool:
+    """No chat request reached the router for 1 s (a killed run's load workers are gone)."""
+    before = _router_requests(tb)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        if _router_requests(tb) != before:
+            return False
+    return True
+
+
+def _flush_redis(tb: RunningTestbed) -> None:
+    """Forget the previous drill's per-subject rate-limit windows (drills reuse subjects s0..)."""
+    with socket.create_connection(("127.0.0.1", tb.config.ports.redis), timeout=5) as conn:
+        conn.sendall(b"*1\r\n$8\r\nFLUSHALL\r\n")
+        reply = conn.recv(64)
+    if not reply.startswith(b"+OK"):
+        raise RuntimeError(f"redis FLUSHALL answered {reply!r}")
+
+
 def reset_testbed(tb: RunningTestbed) -> None:
     state = load_state(tb.state_path)
     for name in state.components:
@@ -95,7 +122,18 @@ def reset_testbed(tb: RunningTestbed) -> None:
                 httpx.post(f"{tb.gateway_url(region)}/api/chat", json={"message": "hi"},
                            headers={"authorization": "Bearer tb-reset"}, timeout=5)
         return False
-    wait_for(closed, 20, "circuits closed")
+    try:
+        wait_for(closed, 5, "circuits closed")
+    except TimeoutError:
+        # A circuit of a route that no longer gets traffic (the fallback, once the primary is
+        # back) stays half-open: restart the gateways for a clean breaker state.
+        for region in tb.config.ports.gateways:
+            restart_component(tb.state_path, f"gateway-{region}")
+        wait_for(lambda: _healthy(tb), 20, "gateways healthy after restart")
+        wait_for(lambda: _home_active(tb), 20, "home region active after restart")
+        wait_for(closed, 20, "circuits closed")
+    wait_for(lambda: _quiet(tb), 30, "no traffic left from an earlier run")
+    _flush_redis(tb)
 
 
 def run(tb: RunningTestbed, drill_name: str, evidence_dir: Path, *, time_scale: float,
