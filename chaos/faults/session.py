@@ -153,6 +153,13 @@ class FaultSession:
             self._set(fault_id, error=str(exc))
             await self._revert_fault(fault_id)
             raise
+        except BaseException:
+            # Cancelled (SIGINT, abort, timeout) while applying: the record says so; the
+            # primitives already active are reverted by whoever leaves the session.
+            verified = sum(1 for a in self._records[fault_id].actions if a.applied_at is not None)
+            self._set(fault_id, error=f"interrupted while applying ({verified} of "
+                                      f"{len(self._records[fault_id].actions)} primitives verified)")
+            raise
         record = self._records[fault_id]
         self._set(fault_id, applied_at=max((a.applied_at or 0.0) for a in record.actions)
                   if record.actions else time.time())

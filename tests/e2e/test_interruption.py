@@ -49,6 +49,7 @@ def test_sigint_mid_fault_reverts_marks_the_bundle_interrupted_and_exits_130(
     proc = start_run(testbed, tmp_path / "runs")
     try:
         wait_for(lambda: primary_cut(testbed), 60, "the primary links cut by the drill")
+        time.sleep(1.0)  # mid-fault (window 9 s), not mid-apply: the apply is verified first
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:

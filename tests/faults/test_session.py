@@ -124,6 +124,43 @@ def test_cancellation_reverts_every_active_fault_in_reverse_order(world: Any, tm
     assert all(r.reverted_at is not None for r in sessions[0].records())
 
 
+class _SlowVerify(Executor):
+    """The real executor, whose verification of the second primitive never finishes in time."""
+
+    calls = 0
+
+    async def apply(self, p: Primitive) -> None:
+        await super().apply(p)
+        type(self).calls += 1
+        if type(self).calls == 2:
+            await anyio.sleep(30)
+
+
+def test_cancellation_mid_apply_reverts_and_records_the_interruption(
+    world: Any, tmp_path: Path
+) -> None:
+    """Cancelled while the second primitive is being verified: both effects are reverted and
+    the record says the apply was interrupted, with no `applied_at` it never reached."""
+    env, _, _ = world
+    redis_net = fault(id="redis-net", scenario="redis_loss", mode="network")
+    sessions: list[FaultSession] = []
+
+    async def go() -> None:
+        with anyio.move_on_after(1.5) as scope:
+            async with FaultSession(env, run_dir=tmp_path / "run", run_id="r5",
+                                    executor=_SlowVerify(FaultSession.targets_of(env))) as session:
+                sessions.append(session)
+                await session.apply(redis_net)
+        assert scope.cancelled_caught
+
+    anyio.run(go)
+    assert all(enabled for enabled, _ in anyio.run(proxy_state, env.toxiproxy.api).values())
+    (record,) = sessions[0].records()
+    assert record.applied_at is None
+    assert record.reverted_at is not None
+    assert record.error == "interrupted while applying (1 of 2 primitives verified)"
+
+
 class _TargetedRevertFails(Executor):
     """The real executor whose targeted revert is refused, to exercise the broad fallback."""
 
