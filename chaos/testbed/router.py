@@ -68,8 +68,12 @@ class RouterApp:
                                  ["from_region", "to_region", "reason"], registry=reg)
         self._requests = Counter("chat_requests_total", "Requests forwarded, by outcome code",
                                  ["region", "code"], registry=reg)
+        self._retries = Counter("router_retries", "Requests re-sent to the other region after "
+                                "the first got no response head", ["from_region", "to_region"],
+                                registry=reg)
         for r in REGIONS:
             self._healthy_g.labels(r).set(1)
+            self._retries.labels(r, self._other(r))
         self._set_active_gauge()
         self.health_client: httpx.AsyncClient | None = None
 
@@ -204,9 +208,21 @@ class RouterApp:
         resp: UpstreamResponse | None = None
         try:
             try:
-                resp = await request(self.upstream_host, self.ports[region], req.method, target,
-                                     headers, body, connect_timeout_s=2.0, read_timeout_s=30.0)
+                resp = await self._send(region, req.method, target, headers, body)
             except UpstreamError:
+                # No response head from the active region (refused, reset, timed out): no
+                # stream can have started, so the request is re-sent once to the other region
+                # when that one is healthy, as a global load balancer does while its health
+                # checks have not yet failed the region over.
+                other = self._other(region)
+                if self.regions[other].last_ok and not self.regions[other].drained:
+                    self._retries.labels(region, other).inc()
+                    region, served = other, [(b"x-served-by-region", other.encode())]
+                    try:
+                        resp = await self._send(region, req.method, target, headers, body)
+                    except UpstreamError:
+                        resp = None
+            if resp is None:
                 await send_error(send, 503, "gateway_unhealthy", retry_after_s=1.0, headers=served,
                                  region=region)
                 self._finish(request_id, subject, region, 503, "gateway_unhealthy", t0)
@@ -231,6 +247,11 @@ class RouterApp:
         finally:
             if resp is not None:
                 resp.close()
+
+    async def _send(self, region: str, method: str, target: str, headers: dict[str, str],
+                    body: bytes) -> UpstreamResponse:
+        return await request(self.upstream_host, self.ports[region], method, target, headers,
+                             body, connect_timeout_s=2.0, read_timeout_s=30.0)
 
     def _finish(self, request_id: str, subject: str | None, region: str, status: int, code: str,
                 t0: float) -> None:

@@ -151,6 +151,26 @@ def test_gateway_link_cut_fails_over_to_us_west_and_back(tb: RunningTestbed) -> 
              10, "fail-back to us-east")
 
 
+def test_request_refused_by_the_active_region_is_resent_to_the_other_one(tb: RunningTestbed) -> None:
+    """Before the health checks fail us-east over (3 checks, 1 s apart), a request whose
+    connection to us-east is refused is re-sent once to us-west and streams from there;
+    with both regions cut the router answers 503 gateway_unhealthy."""
+    retries = metric(tb.base_url, "router_retries_total", from_region="us-east", to_region="us-west")
+    _set_proxy(tb, "router-us-east", enabled=False)
+    t0 = time.monotonic()
+    r = chat(tb.base_url, subject=_subject())
+    assert time.monotonic() - t0 < tb.config.router.failover_after * tb.config.router.health_interval_s
+    assert metric(tb.base_url, "router_active_region", region="us-east") == 1  # not yet failed over
+    assert r.status == 200
+    assert r.headers["x-served-by-region"] == "us-west"
+    assert r.events[-1] == "[DONE]"
+    assert metric(tb.base_url, "router_retries_total", from_region="us-east",
+                  to_region="us-west") == retries + 1
+    _set_proxy(tb, "router-us-west", enabled=False)
+    both = chat(tb.base_url, subject=_subject())
+    assert (both.status, both.error) == (503, "gateway_unhealthy")
+
+
 def test_drain_and_undrain_move_traffic_on_command(tb: RunningTestbed) -> None:
     before = metric(tb.base_url, "router_failovers_total")
     drained = httpx.post(f"{tb.base_url}/admin/regions/us-east/drain", timeout=5)
