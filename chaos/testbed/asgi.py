@@ -7,6 +7,7 @@ event and the testbed must hold 1,000 streams on a small machine.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -125,3 +126,33 @@ async def lifespan(receive: Receive, send: Send,
             await shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+class Component(ABC):
+    """Base of the testbed's ASGI apps: the lifespan protocol, and a parsed request for `handle`.
+
+    `_background` runs from start-up to shut-down (health checks, Redis pings); subclasses route
+    each HTTP request in `handle`.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._background)
+                await lifespan(receive, send, self._startup, self._shutdown)
+                tg.cancel_scope.cancel()
+            return
+        await self.handle(Request.from_scope(scope), scope, receive, send)
+
+    @abstractmethod
+    async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request."""
+
+    async def _startup(self) -> None:
+        return None
+
+    async def _shutdown(self) -> None:
+        return None
+
+    async def _background(self) -> None:
+        return None

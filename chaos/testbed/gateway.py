@@ -16,11 +16,11 @@ from chaos.testbed.admission import Admission, Decision, RedisUnavailable
 from chaos.testbed.asgi import (
     SSE_HEADERS,
     BodyTooLarge,
+    Component,
     Receive,
     Request,
     Scope,
     Send,
-    lifespan,
     not_found,
     read_body,
     send_error,
@@ -50,7 +50,7 @@ class _ProviderFailed(Exception):
     pass
 
 
-class GatewayApp:
+class GatewayApp(Component):
     """ASGI app of one regional gateway (`us-east` or `us-west`)."""
 
     def __init__(self, region: str, config: TestbedConfig, log_path: Path) -> None:
@@ -103,14 +103,10 @@ class GatewayApp:
         await self.admission.close()
         self.log.close()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._ping_redis_forever)
-                await lifespan(receive, send, self._startup, self._shutdown)
-                tg.cancel_scope.cancel()
-            return
-        req = Request.from_scope(scope)
+    async def _background(self) -> None:
+        await self._ping_redis_forever()
+
+    async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
         if req.path == "/api/chat":
             if req.method != "POST":
                 await send_error(send, 405, "method_not_allowed")

@@ -13,11 +13,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from chaos.testbed.asgi import (
     SSE_HEADERS,
     BodyTooLarge,
+    Component,
     Receive,
     Request,
     Scope,
     Send,
-    lifespan,
     not_found,
     read_body,
     send_error,
@@ -54,7 +54,7 @@ class HttpFault:
         return cls(status, None if retry is None else float(retry), float(rate))
 
 
-class ProviderApp:
+class ProviderApp(Component):
     """ASGI app of one provider route (`primary` or `fallback`)."""
 
     def __init__(self, route: str, settings: ProviderSettings) -> None:
@@ -71,11 +71,7 @@ class ProviderApp:
         self._fault_gauge = Gauge("provider_http_fault_status", "Status of the HTTP fault switch (0 off)",
                                   ["route"], registry=self.registry)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send, _noop, _noop)
-            return
-        req = Request.from_scope(scope)
+    async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
         if req.path == "/v1/chat/completions" and req.method == "POST":
             await self._complete(receive, send)
         elif req.path == "/admin/fault":
@@ -139,7 +135,3 @@ class ProviderApp:
         f = self.fault
         body = None if f is None else {"status": f.status, "retry_after_s": f.retry_after_s, "rate": f.rate}
         await send_json(send, 200, {"route": self.route, "fault": body})
-
-
-async def _noop() -> None:
-    return None

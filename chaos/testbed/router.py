@@ -15,11 +15,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from chaos.testbed.asgi import (
     BodyTooLarge,
+    Component,
     Receive,
     Request,
     Scope,
     Send,
-    lifespan,
     not_found,
     read_body,
     send_error,
@@ -45,7 +45,7 @@ class RegionHealth:
     drained: bool = False
 
 
-class RouterApp:
+class RouterApp(Component):
     """ASGI app of the global router."""
 
     def __init__(self, config: TestbedConfig, log_path: Path) -> None:
@@ -85,14 +85,10 @@ class RouterApp:
             await self.health_client.aclose()
         self.log.close()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._check_forever)
-                await lifespan(receive, send, self._startup, self._shutdown)
-                tg.cancel_scope.cancel()
-            return
-        req = Request.from_scope(scope)
+    async def _background(self) -> None:
+        await self._check_forever()
+
+    async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
         if req.path.startswith("/api/") or req.path in ("/db/health", "/auth/whoami"):
             await self._forward(scope, req, receive, send)
         elif req.path.startswith("/admin/regions/") and req.method == "POST":
