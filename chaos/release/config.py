@@ -6,11 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from chaos.errors import SpecError, SpecIssue
 from chaos.spec.base import SpecModel
+from chaos.spec.loader import load_model
 from chaos.spec.units import Count, Duration
 
 REQUIRED_LOG_FIELDS: tuple[str, ...] = ("request_id", "hashed_subject", "waf_decision", "plan_decision")
@@ -52,40 +51,4 @@ class Checklist(SpecModel):
 
 def load_checklist(path: Path) -> Checklist:
     """Parse a checklist file; every problem is a SpecError naming the file, line and field."""
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise SpecError(SpecIssue(str(path), None, None, "", f"cannot read: {exc.strerror}")) from None
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        message = f"invalid YAML: {exc}".replace("\n", " ")
-        raise SpecError(SpecIssue(str(path), line, None, "", message)) from None
-    if not isinstance(data, dict):
-        raise SpecError(SpecIssue(str(path), 1, None, "", "a release checklist must be a mapping"))
-    try:
-        return Checklist.model_validate(data)
-    except ValidationError as exc:
-        issues = []
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"]]
-            issues.append(SpecIssue(str(path), _line_of(root, loc), None, ".".join(loc), err["msg"]))
-        raise SpecError(issues) from None
-
-
-def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
-    """1-based line of the deepest key of `loc` present in the document."""
-    line = None
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                line, node = k.start_mark.line + 1, v
-                break
-        else:
-            break
-    return line
+    return load_model(path, Checklist, what="a release checklist")

@@ -118,6 +118,42 @@ def parse_environment(text: str, *, path: str = "<environment>", allow_productio
     return _guarded(path, build)
 
 
+def load_model(
+    path: str | Path,
+    model: type[M],
+    *,
+    what: str,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    empty_ok: bool = False,
+) -> M:
+    """A model from the YAML mapping at `path`, for files other than drills and environments
+    (release checklist, testbed config); every problem is a SpecError naming file, line and field.
+
+    `prepare` turns the file's mapping into the model's input (e.g. merges it over defaults);
+    errors are still located in the file. `what` names the document ("the testbed config").
+    """
+    text = read_text(path)
+    name = str(path)
+
+    def build() -> M:
+        document, issues = parse_yaml(text, name)
+        if issues:
+            raise SpecError(issues)
+        assert document is not None  # Invariant: no issues means a document
+        data = {} if document.data is None and empty_ok else document.data
+        if not isinstance(data, dict):
+            where = locate(document.root, ())
+            raise SpecError(SpecIssue(name, where.line, where.column, "",
+                                      f"{what} must be a mapping (key: value)"))
+        try:
+            return model.model_validate(prepare(data) if prepare is not None else data)
+        except ValidationError as exc:
+            _raise(validation_issues(exc, document.root, model, name))
+            raise AssertionError("unreachable") from None
+
+    return _guarded(name, build)
+
+
 def load_drill(path: str | Path) -> Drill:
     return parse_drill(read_text(path), path=str(path))
 

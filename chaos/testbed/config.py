@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from chaos.errors import SpecError, SpecIssue
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 REGIONS: tuple[str, ...] = ("us-east", "us-west")
 ROUTES: tuple[str, ...] = ("primary", "fallback")
@@ -148,39 +146,8 @@ def load_config(path: Path | None) -> TestbedConfig:
     base = yaml.safe_load(_defaults_text())
     if path is None:
         return TestbedConfig.model_validate(base)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise SpecError(SpecIssue(str(path), None, None, "", f"cannot read: {exc.strerror}")) from None
-    try:
-        data = yaml.safe_load(text) or {}
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise SpecError(SpecIssue(str(path), line, None, "", f"invalid YAML: {exc}".replace("\n", " "))) from None
-    if not isinstance(data, dict):
-        raise SpecError(SpecIssue(str(path), 1, None, "", "the testbed config must be a mapping"))
-    try:
-        return TestbedConfig.model_validate(_merge(base, data))
-    except ValidationError as exc:
-        issues = []
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"]]
-            issues.append(SpecIssue(str(path), _line_of(root, loc), None, ".".join(loc), err["msg"]))
-        raise SpecError(issues) from None
+    # Imported here: component processes load JSON configs and need not import the spec package.
+    from chaos.spec.loader import load_model
 
-
-def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
-    """1-based line of the deepest node of `loc` present in the file (None when absent)."""
-    line = None
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                line, node = k.start_mark.line + 1, v
-                break
-        else:
-            break
-    return line
+    return load_model(path, TestbedConfig, what="the testbed config", empty_ok=True,
+                      prepare=lambda data: _merge(base, data))

@@ -128,10 +128,10 @@ def test_bad_config_names_file_line_and_field(tmp_path: Path) -> None:
     path.write_text("ports:\n  router: 18080\nrouter:\n  failback: sometimes\n")
     with pytest.raises(SpecError) as err:
         load_config(path)
-    assert str(err.value).startswith(f"{path}:4: router.failback:")
+    assert str(err.value).startswith(f"{path}:4:13: router.failback:")
     assert "\n" not in str(err.value)
     path.write_text("gateway:\n  no_such_key: 1\n")
-    with pytest.raises(SpecError, match=r":2: gateway.no_such_key:"):
+    with pytest.raises(SpecError, match=r":2:3: gateway.no_such_key: unknown key"):
         load_config(path)
 
 
