@@ -20,6 +20,10 @@ import httptools
 ERROR_HEAD_BYTES = 256
 _ERROR_CODE = re.compile(rb'"error"\s*:\s*(?:\{[^}]*?"code"\s*:\s*)?"([A-Za-z0-9_.:-]{1,64})"')
 _DATA_LINE = b"\ndata:"
+# An SSE `error` event inside a 2xx stream: the server gave up mid-answer (provider gone, region
+# cut behind the router). The client got a broken answer, so it counts as a broken stream.
+_ERROR_EVENTS = (b"\nevent: error", b"\nevent:error")
+_TAIL = len(_ERROR_EVENTS[0]) - 1  # bytes kept from the previous chunk: patterns may straddle
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ class Connection(asyncio.Protocol):
         self._events = 0
         self._bytes = 0
         self._tail = b"\n"  # so a body that starts with "data:" counts its first line
+        self._stream_error = False
         self._region: str | None = None
         self._head = b""
         self._keep_alive = False
@@ -145,10 +150,16 @@ class Connection(asyncio.Protocol):
         self._last_byte_at = now
         self._bytes += len(body)
         chunk = self._tail + body
-        self._events += chunk.count(_DATA_LINE)
-        self._tail = chunk[-5:]
-        if len(self._head) < ERROR_HEAD_BYTES and not self._is_2xx():
-            self._head += body[: ERROR_HEAD_BYTES - len(self._head)]
+        # Occurrences wholly inside the tail were counted with the previous chunk.
+        self._events += chunk.count(_DATA_LINE) - self._tail.count(_DATA_LINE)
+        self._tail = chunk[-_TAIL:]
+        if not self._is_2xx() or self._stream_error:
+            if len(self._head) < ERROR_HEAD_BYTES:
+                self._head += body[: ERROR_HEAD_BYTES - len(self._head)]
+        elif _ERROR_EVENTS[0] in chunk or _ERROR_EVENTS[1] in chunk:
+            self._stream_error = True
+            at = max(chunk.rfind(_ERROR_EVENTS[0]), chunk.rfind(_ERROR_EVENTS[1]))
+            self._head = chunk[at + 1: at + 1 + ERROR_HEAD_BYTES]  # its data line has the code
 
     def on_message_complete(self) -> None:
         if not self._headers_done:
@@ -186,15 +197,18 @@ class Connection(asyncio.Protocol):
                 self._timer = None
         if not (self._complete and self._keep_alive):
             self._abort()
+        kind = self._kind
+        if kind is None and self._stream_error:
+            kind = "broken"
         return Exchange(
             status=self._status,
-            kind=self._kind,
+            kind=kind,
             first_byte_at=self._first_byte_at,
             ended_at=self._ended_at,
             events=self._events,
             bytes_received=self._bytes,
             region=self._region,
-            error_code=None if self._is_2xx() or not self._head else error_code_of(self._head),
+            error_code=error_code_of(self._head) if self._head else None,
             keep_alive=self._complete and self._keep_alive and not self.closed,
         )
 

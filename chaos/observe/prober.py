@@ -18,6 +18,9 @@ from chaos.recording import ProbeSecond
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 CANARY_PAYLOAD = {"message": "hi"}
+# An SSE `error` event inside a 2xx stream means the platform gave up mid-answer.
+_ERROR_EVENTS = (b"\nevent: error", b"\nevent:error")
+_STREAM_KEEP = 4096  # bytes of the canary stream kept to find that event and its code
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +158,19 @@ class AvailabilityProber:
                         out.append((False, f"chat {r.status_code}" + (f" {code}" if code else ""),
                                     region, None))
                         return
-                    async for chunk in r.aiter_raw():
+                    seen, broken = b"\n", False
+                    async for chunk in r.aiter_bytes():
                         if chunk and first_ms is None:
                             first_ms = (time.monotonic() - started) * 1000.0
+                        seen = (seen + chunk)[-_STREAM_KEEP:]
+                        broken = broken or any(m in seen for m in _ERROR_EVENTS)
+            if broken:  # the 200 stream broke mid-way (`event: error`): no answer was served
+                at = max(seen.rfind(m) for m in _ERROR_EVENTS)
+                data = seen[at:].partition(b"\ndata:")[2].partition(b"\n")[0] if at >= 0 else b""
+                code = _error_code(data)
+                out.append((False, "chat stream error" + (f" {code}" if code else ""), region,
+                            first_ms))
+                return
         except TimeoutError:
             out.append((False, "chat timeout", region, first_ms))
             return

@@ -9,6 +9,8 @@ Each request says what it wants in its query string:
   framing       chunked | length | close (default chunked)
   close         1: send `Connection: close` and close after the response
   abort_after   close the connection (no proper end) after this many events
+  error_after   after this many events send `event: error` with the JSON `error` code, then
+                end the response properly (chunked framing), as a gateway does mid-stream
   region        value of the x-served-by-region header
 Admin: GET /admin/stall?ms=N holds every response start until N ms from now;
 GET /admin/stats returns {"connections": .., "requests": ..}.
@@ -54,6 +56,7 @@ class SSEProtocol(asyncio.Protocol):
         self.url = b""
         self.busy = False
         self.handles: list[asyncio.TimerHandle] = []
+        self.error_after: tuple[int, bytes] | None = None  # (events before it, error code)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop transports are duck-typed
@@ -111,6 +114,8 @@ class SSEProtocol(asyncio.Protocol):
         events = int(q.get("events", "1"))
         framing = q.get("framing", "chunked")
         abort_after = int(q["abort_after"]) if "abort_after" in q else None
+        if "error_after" in q:
+            self.error_after = (int(q["error_after"]), q.get("error", "test_error").encode())
         head = b"HTTP/1.1 %d %s\r\ncontent-type: text/event-stream\r\n%s" % (
             status, _REASONS.get(status, b"X"), extra)
         if framing == "chunked":
@@ -143,6 +148,12 @@ class SSEProtocol(asyncio.Protocol):
                    close: bool, abort_after: int | None) -> None:
         if abort_after is not None and i == abort_after:
             self.abort()
+            return
+        if self.error_after is not None and i == self.error_after[0]:
+            data = b'event: error\ndata: {"error": "%s"}\n\n' % self.error_after[1]
+            self.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.error_after = None
+            self.send_end(framing, close)
             return
         if i == 0:
             STATE.first_late_ms.append(max(0.0, (time.monotonic() - due0) * 1000.0))

@@ -47,8 +47,12 @@ def h11_view(raw: bytes) -> Expected:
     return Expected(status, body, conn.our_state is h11.DONE and conn.their_state is h11.DONE)
 
 
-async def client_view(pieces: list[bytes], close_after: bool, twice: bool) -> list[tuple[int | None, str | None, int, int, bool]]:
-    """Serve `pieces` per request on a raw socket; return the client's (status, kind, bytes, events, keep_alive)."""
+Seen = tuple[int | None, str | None, int, int, bool, str | None]
+
+
+async def client_view(pieces: list[bytes], close_after: bool, twice: bool) -> list[Seen]:
+    """Serve `pieces` per request on a raw socket; return the client's
+    (status, kind, bytes, events, keep_alive, error_code)."""
 
     finished = asyncio.Event()
 
@@ -82,7 +86,8 @@ async def client_view(pieces: list[bytes], close_after: bool, twice: bool) -> li
         conn = await open_connection("127.0.0.1", port, tls=None, connect_timeout_s=2, region_header=b"x-r")
         for _ in range(2 if twice else 1):
             ex = await conn.exchange(request, TIMEOUTS)
-            results.append((ex.status, ex.kind, ex.bytes_received, ex.events, ex.keep_alive))
+            results.append((ex.status, ex.kind, ex.bytes_received, ex.events, ex.keep_alive,
+                            ex.error_code))
             if not ex.keep_alive:
                 break
         conn.close()
@@ -96,9 +101,15 @@ def check(raw: bytes, cuts: list[int]) -> None:
     pieces = [raw[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     results = asyncio.run(client_view(pieces, close_after=not expected.reusable, twice=expected.reusable))
     events = (b"\n" + expected.body).count(b"\ndata:")
-    for status, kind, nbytes, nevents, keep_alive in results:
-        assert (status, kind, nbytes, nevents) == (expected.status, None, len(expected.body), events), raw
+    # A 2xx stream carrying an SSE `error` event is a broken answer, whatever its framing.
+    error_event = any(m in b"\n" + expected.body for m in (b"\nevent: error", b"\nevent:error"))
+    broken = 200 <= expected.status < 300 and error_event
+    for status, kind, nbytes, nevents, keep_alive, code in results:
+        assert (status, kind, nbytes, nevents) == (
+            expected.status, "broken" if broken else None, len(expected.body), events), raw
         assert keep_alive == expected.reusable, raw
+        if broken:
+            assert code in ("provider_unavailable", "gateway_unhealthy"), raw
     assert len(results) == (2 if expected.reusable else 1)
 
 
@@ -113,6 +124,10 @@ CORPUS = [
     b"HTTP/1.1 204 No Content\r\n\r\n",
     b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\ndata: q",
     b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 7\r\n\r\ndata: q",
+    # a stream the server gave up on mid-way, reported in-band after the 200
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: a\n\n\r\n"
+    b"36\r\nevent: error\ndata: {\"error\": \"provider_unavailable\"}\n\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nevent:error\ndata: {\"error\": \"gateway_unhealthy\"}\n\n",
 ]
 
 
@@ -120,6 +135,8 @@ def test_fixed_corpus_matches_h11_in_one_piece_and_byte_by_byte() -> None:
     for raw in CORPUS:
         check(raw, [])
         check(raw, list(range(0, len(raw), 7)))
+        if b"event" in raw:  # byte by byte: the error event straddles every chunk boundary
+            check(raw, list(range(len(raw))))
 
 
 _header_name = st.sampled_from(["X-A", "x-served-by-region", "Cache-Control", "X-Long-Header-Name"])
@@ -134,6 +151,8 @@ def responses(draw: st.DrawFn) -> bytes:
     body = b"".join(draw(st.lists(_event, max_size=6)))
     if draw(st.booleans()):
         body += b": comment\n\n"
+    body += draw(st.sampled_from([b"", b'event: error\ndata: {"error": "provider_unavailable"}\n\n',
+                                  b'event:error\ndata: {"error": "gateway_unhealthy"}\n\n']))
     headers = [f"{n}: {v}" for n, v in draw(st.lists(st.tuples(_header_name, _header_value), max_size=4))]
     if framing == "chunked":
         headers.append("Transfer-Encoding: chunked")

@@ -73,6 +73,19 @@ def test_a_stream_cut_after_its_200_is_a_broken_transport_failure(sse_server: SS
     assert merged(windows).get_total_count() == n  # they did receive a first byte
 
 
+def test_a_200_stream_ending_in_an_sse_error_event_is_broken_with_its_code(sse_server: SSEServer) -> None:
+    """A gateway that loses its upstream mid-stream ends the 200 properly but with
+    `event: error`: the client got a broken answer, counted as a broken stream with the code."""
+    url = sse_server.url(events=5, interval_ms=5, error_after=2, error="provider_unavailable")
+    windows = run_worker(_config(url, streams=3, hold_s=0.5))
+    n = recorded(windows)
+    assert n > 0
+    assert total(windows, "transport") == n
+    assert total(windows, "2xx") == 0
+    assert sum(w.transport.get("broken", 0) for w in windows) == n
+    assert sum(w.error_codes.get("provider_unavailable", 0) for w in windows) == n
+
+
 def test_refused_connections_are_connect_failures(sse_server: SSEServer) -> None:
     from tests.servers import free_port
 

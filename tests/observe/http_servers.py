@@ -24,6 +24,7 @@ class Target:
     health_status: int = 200
     chat_status: int = 200
     chat_error_code: str = "redis_unavailable"
+    chat_breaks: bool = False  # a 200 stream that ends in `event: error` (chat_error_code)
     region: str = "us-east"
     promql: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
@@ -97,7 +98,11 @@ def _handler(target: Target) -> type[BaseHTTPRequestHandler]:
             self.send_header("x-region", target.region)
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            for event in (b"data: hel\n\n", b"data: lo\n\n", b"data: [DONE]\n\n"):
+            events = [b"data: hel\n\n", b"data: lo\n\n", b"data: [DONE]\n\n"]
+            if target.chat_breaks:
+                events[1:] = [b"event: error\n", b'data: {"error": "%s"}\n\n'
+                              % target.chat_error_code.encode()]
+            for event in events:
                 self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")

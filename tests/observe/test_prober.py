@@ -42,6 +42,15 @@ def test_chat_error_records_only_the_short_code() -> None:
     assert "secret" not in (p.error or "")
 
 
+def test_a_200_canary_stream_that_breaks_with_an_error_event_is_unavailable() -> None:
+    """The gateway lost its upstream mid-answer and said so in-band (event and data arrive in
+    separate chunks): the canary was not served."""
+    with serve(Target(chat_breaks=True, chat_error_code="provider_unavailable")) as base:
+        p, _ = _probe(base)
+    assert (p.health_ok, p.chat_ok, p.available) == (True, False, False)
+    assert p.error == "chat stream error provider_unavailable"
+
+
 def test_unhealthy_gateway_makes_the_second_unavailable() -> None:
     with serve(Target(health_status=503)) as base:
         p, prober = _probe(base)
