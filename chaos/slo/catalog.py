@@ -152,6 +152,30 @@ def gate(name: str) -> Gate:
         raise CatalogError(f"unknown gate {name!r}: the catalog has {', '.join(GATES)}") from None
 
 
+def rollback_trigger(trigger_id: str) -> RollbackTrigger:
+    for t in ROLLBACK_TRIGGERS:
+        if t.id == trigger_id:
+            return t
+    raise CatalogError(f"unknown rollback trigger {trigger_id!r}: the catalog has "
+                       f"{', '.join(t.id for t in ROLLBACK_TRIGGERS)}")
+
+
+def rollback_over_s(trigger_id: str) -> float:
+    """The duration a duration trigger fires beyond (e.g. 120 s for `circuit_open_2min`)."""
+    over_s = rollback_trigger(trigger_id).over_s
+    if over_s is None:
+        raise CatalogError(f"rollback trigger {trigger_id!r} is not a duration trigger")
+    return over_s
+
+
+def rollback_minutes(trigger_id: str) -> int:
+    """The streak of bad minutes a rate trigger fires at (e.g. 5 for `rate_5xx_5min`)."""
+    need = rollback_trigger(trigger_id).consecutive_minutes
+    if need is None:
+        raise CatalogError(f"rollback trigger {trigger_id!r} is not a rate trigger")
+    return need
+
+
 def profile(name: str) -> Profile:
     try:
         return PROFILES[name]

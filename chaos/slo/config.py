@@ -16,6 +16,7 @@ from chaos.slo.catalog import (
     Gate,
     Tier,
     gate,
+    rollback_over_s,
     tier,
 )
 
@@ -69,7 +70,8 @@ class EvaluationConfig:
     judge_whole_run: bool = True
     back_within_slo_window_s: float = 10.0  # rolling window for "back within SLO" after a failover
     rollback_minute_s: float = 60.0  # the rollback triggers' "minute" (compressed runs: shorter)
-    rollback_circuit_s: float = 120.0  # the rollback trigger "primary circuit open > 2 minutes"
+    # The rollback trigger "primary circuit open > 2 minutes" (compressed runs: shorter).
+    rollback_circuit_s: float = rollback_over_s("circuit_open_2min")
     profile_tolerance: float = 0.05  # a gate run needs median concurrency >= streams * (1 - this)
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chaos.recording import LoadWindow, Recording
-from chaos.slo.catalog import CATALOG_VERSION, Gate
+from chaos.slo.catalog import CATALOG_VERSION, Gate, rollback_over_s
 from chaos.slo.config import EvaluationConfig, Thresholds
 from chaos.slo.failover import failover_timings
 from chaos.slo.gates import judge_failover_drill, judge_profile, judge_soak
@@ -24,8 +24,7 @@ from chaos.slo.scope import LoadAggregate, Scope, aggregate_scopes, unique_windo
 from chaos.slo.tier_rules import PhaseSummary, judge_scope, probe_availability
 from chaos.slo.verdict import Criterion, Verdict
 
-ROLLBACK_CIRCUIT_S = 120.0
-ROLLBACK_QUEUE_S = 600.0
+ROLLBACK_QUEUE_S = rollback_over_s("queue_age_10min")
 
 
 def failover_fault_ids(config: EvaluationConfig, rec: Recording) -> set[str]:

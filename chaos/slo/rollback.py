@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from chaos.recording import LoadWindow
-from chaos.slo.catalog import ROLLBACK_MINUTE_S
+from chaos.slo.catalog import ROLLBACK_MINUTE_S, rollback_minutes
 from chaos.slo.config import Thresholds
 from chaos.slo.scope import window_instant
 from chaos.slo.series import Point, runs
@@ -75,9 +75,9 @@ def judge_rate_triggers(ms: Sequence[Minute], thresholds_for: Callable[[Minute],
 
     return [
         _streak_criterion("rollback.rate_5xx_5min@run", "5xx above the tier threshold", ms,
-                          bad_5xx, 5, tier_for, minute_s),
+                          bad_5xx, rollback_minutes("rate_5xx_5min"), tier_for, minute_s),
         _streak_criterion("rollback.rate_2xx_10min@run", "2xx below the tier minimum", ms,
-                          bad_2xx, 10, tier_for, minute_s),
+                          bad_2xx, rollback_minutes("rate_2xx_10min"), tier_for, minute_s),
     ]
 
 
