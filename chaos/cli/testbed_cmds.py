@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chaos.errors import ChaosError, ExitCode
+
+if TYPE_CHECKING:  # imported where used at run time: the process runtime needs no compose code
+    from chaos.testbed.docker_stack import ComposeStack
 
 testbed_app = typer.Typer(help="Run the embedded reference testbed (router, gateways, providers).",
                           no_args_is_help=True)
@@ -23,7 +26,7 @@ OfflineOpt = Annotated[bool | None, typer.Option(
 ProjectOpt = Annotated[str, typer.Option("--project", help="docker: compose project name")]
 
 
-def _stack(runtime: str, offline: bool | None, project: str) -> object | None:
+def _stack(runtime: str, offline: bool | None, project: str) -> ComposeStack | None:
     """The compose stack for --runtime docker; None for the process runtime."""
     if runtime == "process":
         return None
@@ -50,9 +53,8 @@ def up(config: ConfigOpt = None, state_file: StateOpt = None,
 
     stack = _stack(runtime, offline, project)
     if stack is not None:
-        from chaos.testbed.docker_stack import ComposeStack, docker_up
+        from chaos.testbed.docker_stack import docker_up
 
-        assert isinstance(stack, ComposeStack)
         try:
             status = docker_up(stack, timeout_s=max(timeout_s, 180))
         except ChaosError as exc:
@@ -79,9 +81,8 @@ def down(state_file: StateOpt = None, runtime: RuntimeOpt = "process", offline: 
 
     stack = _stack(runtime, offline, project)
     if stack is not None:
-        from chaos.testbed.docker_stack import ComposeStack, docker_down
+        from chaos.testbed.docker_stack import docker_down
 
-        assert isinstance(stack, ComposeStack)
         try:
             docker_down(stack)
         except ChaosError as exc:
@@ -104,9 +105,8 @@ def status(state_file: StateOpt = None, runtime: RuntimeOpt = "process", offline
 
     stack = _stack(runtime, offline, project)
     if stack is not None:
-        from chaos.testbed.docker_stack import ComposeStack, docker_status
+        from chaos.testbed.docker_stack import docker_status
 
-        assert isinstance(stack, ComposeStack)
         try:
             stack_status = docker_status(stack)
         except ChaosError as exc:
