@@ -94,7 +94,9 @@ class RouterApp(Component):
         elif req.path.startswith("/admin/regions/") and req.method == "POST":
             await self._admin(req, send)
         elif req.path == "/health":
-            ok = self.regions[self.active].last_ok and not self.regions[self.active].drained
+            # Healthy while some region can serve: requests that find the active region
+            # unreachable are re-sent to the other one before the health checks fail over.
+            ok = any(h.last_ok and not h.drained for h in self.regions.values())
             await send_json(send, 200 if ok else 503, self._status_body(),
                             [(b"x-served-by-region", self.active.encode())])
         elif req.path == "/admin/regions":

@@ -166,9 +166,15 @@ def test_request_refused_by_the_active_region_is_resent_to_the_other_one(tb: Run
     assert r.events[-1] == "[DONE]"
     assert metric(tb.base_url, "router_retries_total", from_region="us-east",
                   to_region="us-west") == retries + 1
+    # the router stays healthy while one region can serve, and says so when none can
+    wait_for(lambda: metric(tb.base_url, "router_region_healthy", region="us-east") == 0, 10,
+             "us-east's health check failing")
+    assert httpx.get(f"{tb.base_url}/health", timeout=5).status_code == 200
     _set_proxy(tb, "router-us-west", enabled=False)
     both = chat(tb.base_url, subject=_subject())
     assert (both.status, both.error) == (503, "gateway_unhealthy")
+    wait_for(lambda: httpx.get(f"{tb.base_url}/health", timeout=5).status_code == 503, 10,
+             "router /health 503 with no region left")
 
 
 def test_drain_and_undrain_move_traffic_on_command(tb: RunningTestbed) -> None:
