@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from chaos.errors import ChaosError, ExitCode, SpecError
+
+if TYPE_CHECKING:  # imported where used: `chaos --help` loads no release code
+    from chaos.release.checklist import ReleaseResult
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +49,7 @@ def release(
         runner = (drill_runner(environment, env, time_scale=time_scale, evidence_dir=evidence_dir)
                   if drills else None)
 
-        async def main() -> object:
+        async def main() -> ReleaseResult:
             from chaos.release.checklist import run_release
 
             return await run_release(
@@ -55,9 +58,6 @@ def release(
             )
 
         result = anyio.run(main)
-        from chaos.release.checklist import ReleaseResult
-
-        assert isinstance(result, ReleaseResult)
         target = target_of(environment, str(env))
         token = target.token_template or ""
         secrets = [token.replace("{subject}", s) for s in result.subjects] if token else []
@@ -76,10 +76,39 @@ def release(
     except ChaosError as exc:
         typer.echo(f"chaos release: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
+    _print_result(result)
+    typer.echo(f"evidence: {bundle}")
+    raise typer.Exit(result.exit_code)
+
+
+def _print_result(result: ReleaseResult) -> None:
     width = max(len(c.id) for c in result.criteria)
     for c in result.criteria:
         typer.echo(f"{c.verdict.value:<12} {c.id:<{width}}  {c.reason}")
     decision = "MAY PROCEED" if result.promotion_allowed else "BLOCKED"
     typer.echo(f"\nverdict {result.verdict.value}: promotion {decision} ({result.promotion_reason})")
-    typer.echo(f"evidence: {bundle}")
+
+
+def report_release(bundle: Path, *, tier: str | None, out: Path | None) -> NoReturn:
+    """`chaos report` on a bundle `chaos release` wrote: verify it, re-render its files from
+    the stored evidence (written only to `out`), print the criteria; exit as the release did."""
+    from chaos.release.evidence import rerender_release_bundle
+
+    if tier is not None:
+        typer.echo(f"error: --tier: {bundle} is a release bundle; its checks have no tier to re-judge",
+                   err=True)
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        rendered = rerender_release_bundle(bundle, out=out)
+    except ChaosError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    result = rendered.result
+    typer.echo(f"release bundle: {result.environment}, class {result.change_class.value}, "
+               f"run {result.run_id}")
+    _print_result(result)
+    typer.echo("re-rendered files match the bundle" if not rendered.differs else
+               f"re-rendered files differ from the bundle: {', '.join(rendered.differs)}")
+    if rendered.written_to is not None:
+        typer.echo(f"written: {rendered.written_to}")
     raise typer.Exit(result.exit_code)

@@ -98,11 +98,17 @@ def report(
     tier: Annotated[str | None, typer.Option("--tier", help="Re-judge against this tier.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the re-rendered bundle here.")] = None,
 ) -> None:
-    """Verify a bundle's manifest, re-evaluate its recording and print the verdicts."""
+    """Verify a bundle's manifest, re-evaluate its recording and print the verdicts
+    (a `chaos release` bundle: re-render its files from the stored evidence)."""
+    from chaos.report.reader import bundle_kind
     from chaos.run.rejudge import rejudge_bundle
 
     console = Console()
     try:
+        if bundle_kind(bundle) == "release":
+            from chaos.cli.release_cmds import report_release
+
+            report_release(bundle, tier=tier, out=out)
         result = rejudge_bundle(bundle, tier=tier, out=out)
     except ChaosError as exc:
         raise _fail(Console(stderr=True), exc) from None

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from chaos.errors import EvidenceError
 from chaos.recording import (
@@ -20,7 +20,7 @@ from chaos.recording import (
     Recording,
     Sample,
 )
-from chaos.report.evidence import Evidence
+from chaos.report.evidence import EVIDENCE_SCHEMA, Evidence
 from chaos.report.manifest import verify_manifest
 
 
@@ -121,4 +121,33 @@ def read_evidence(path: Path, *, verify: bool = True) -> Evidence:
         raise EvidenceError(f"{path}: the run never finished writing evidence.json (incomplete bundle)")
     if verify:
         verify_manifest(path)
-    return Evidence.from_json(_read_json(path / "evidence.json"))
+    data = _read_json(path / "evidence.json")
+    try:
+        return Evidence.from_json(data)
+    except EvidenceError as exc:
+        raise EvidenceError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise EvidenceError(f"{path}: evidence.json is not a readable evidence document ({detail})") from None
+
+
+def bundle_kind(path: Path) -> Literal["drill", "release"]:
+    """Which command wrote the bundle: `chaos run` (finished, or killed with only its JSON
+    lines) or `chaos release`; a one-line EvidenceError naming `path` for anything else."""
+    if not path.is_dir():
+        raise EvidenceError(f"{path}: no such bundle directory")
+    if is_finalised(path):
+        data = _read_json(path / "evidence.json")
+        if not isinstance(data, dict) or data.get("schema") != EVIDENCE_SCHEMA:
+            raise EvidenceError(f"{path}: neither a drill nor a release bundle "
+                                "(evidence.json is not a chaos evidence document)")
+        report, inputs = data.get("report"), data.get("inputs")
+        if isinstance(report, dict) and report.get("kind") == "release":
+            return "release"
+        if isinstance(inputs, dict) and "evaluation" in inputs:
+            return "drill"
+        raise EvidenceError(f"{path}: neither a drill nor a release bundle "
+                            "(evidence.json has no evaluation settings and no release record)")
+    if (path / "run.json").is_file():
+        return "drill"
+    raise EvidenceError(f"{path}: neither a drill nor a release bundle (no evidence.json or run.json)")
