@@ -48,6 +48,17 @@ def _detection(samples: Sequence[Sample], applied: float) -> float | None:
     return min(candidates) - applied if candidates else None
 
 
+def _was_active(samples: Sequence[Sample], region: str, applied: float) -> bool:
+    """Whether `region` served traffic when the fault took effect (True when unknown)."""
+    before: frozenset[str] | None = None
+    for t, regions in active_regions(samples):
+        if t >= applied:
+            break
+        if regions:
+            before = regions
+    return before is None or region in before
+
+
 def _failover(windows: Sequence[LoadWindow], probes: Sequence[ProbeSecond], region: str,
               applied: float) -> tuple[float | None, str | None]:
     best: tuple[float, str] | None = None
@@ -121,6 +132,8 @@ def failover_timings(faults: Sequence[FaultRecord], failover_ids: set[str],
     for f in faults:
         if f.id not in failover_ids or f.applied_at is None:
             continue
+        if not _was_active(samples, f.target, f.applied_at):
+            continue  # e.g. a region cut after it was drained: there was nothing to fail over
         failover_s, served_by = _failover(windows, probes, f.target, f.applied_at)
         back = None
         if f.reverted_at is not None:

@@ -31,7 +31,15 @@ class Scope:
 
     @property
     def duration_s(self) -> float:
-        return sum(e - s for s, e in self.intervals)
+        """Seconds covered; overlapping intervals (faults that overlap) count once."""
+        total, cur_start, cur_end = 0.0, 0.0, None
+        for start, end in sorted(self.intervals):
+            if cur_end is None or start > cur_end:
+                total += 0.0 if cur_end is None else cur_end - cur_start
+                cur_start, cur_end = start, end
+            else:
+                cur_end = max(cur_end, end)
+        return total + (0.0 if cur_end is None else cur_end - cur_start)
 
 
 def window_instant(start: float, end: float) -> float:

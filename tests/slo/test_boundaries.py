@@ -273,3 +273,18 @@ def test_load_totals_reconcile_with_cancelled_and_in_flight() -> None:
     assert load.ended + load.cancelled + load.in_flight_at_end == load.started
     assert load.reconciled
     assert dict(load.counts)["429"] == 27
+
+
+def test_overlapping_fault_windows_count_once_in_the_run_scope_duration() -> None:
+    """A drain (45-75 s) overlapped by a cut (50-70 s): the run scope lasts 120 s, not 140 s,
+    so 120 probe seconds leave no gap (they were judged 15% missing before)."""
+    from chaos.recording import ProbeSecond
+    from chaos.slo.scope import Scope
+    from chaos.slo.tier_rules import probe_availability
+
+    run = Scope("run", "G", ((0.0, 45.0), (45.0, 75.0), (50.0, 70.0), (75.0, 120.0)))
+    assert run.duration_s == 120.0
+    assert Scope("x", "G", ((10.0, 20.0), (0.0, 5.0), (4.0, 6.0))).duration_s == 16.0
+    probes = [ProbeSecond(float(t), True, True) for t in range(120)]
+    a = probe_availability(run, probes)
+    assert (a.expected, a.with_data, a.gap_fraction) == (120, 120, 0.0)

@@ -53,6 +53,15 @@ def test_failover_timings_detection_first_other_region_and_back_within_slo() -> 
     assert t.detection_resolution_s == 1.0
 
 
+def test_a_region_cut_after_it_stopped_serving_has_no_failover_timings() -> None:
+    """A maintenance cut of us-east 30 s after traffic moved to us-west (a controlled failover
+    drains first): there was nothing to fail over, so no detection or failover time for it."""
+    b = _region_run()
+    b.fault("east-maintenance", "region_failover", "us-east", 150, 170)
+    report = evaluate(EvaluationConfig(tier="X"), b.build())
+    assert [t.fault_id for t in report.failovers] == ["east-down"]
+
+
 def test_m2_forbids_regional_failover_during_baseline() -> None:
     clean = evaluate(EvaluationConfig(tier="G", gate="M2"), _region_run().build())
     assert clean.criterion("gate.m2.no_baseline_failover@baseline").verdict is Verdict.PASS
