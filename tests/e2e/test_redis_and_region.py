@@ -44,7 +44,7 @@ def test_regional_failover_measures_timings_and_served_by_region_flips(
     """Every link into us-east is cut (8 min -> 36 s, fault 2 min -> 9 s): the router detects
     it, traffic is served by us-west, then comes back; detection, failover and back-within-SLO
     times are measured and the region header counts show both regions."""
-    result = run(testbed, "regional-failover", tmp_path, time_scale=0.075, load_scale=0.125)
+    result = run(testbed, "regional-failover-unplanned", tmp_path, time_scale=0.075, load_scale=0.125)
     assert result.bundle is not None
     assert proxies_clean(testbed)
     assert result.state == "complete", result.reason

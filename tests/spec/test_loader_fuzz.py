@@ -15,7 +15,7 @@ from chaos.errors import SpecError
 from chaos.spec import parse_drill, parse_environment
 
 ROOT = Path(__file__).resolve().parents[2]
-DRILL_TEXT = (ROOT / "experiments" / "regional-failover.yaml").read_text(encoding="utf-8")
+DRILL_TEXT = (ROOT / "experiments" / "regional-failover-unplanned.yaml").read_text(encoding="utf-8")
 ENV_TEXT = (ROOT / "environments" / "local.yaml").read_text(encoding="utf-8")
 LOCATED = re.compile(r"^<fuzz>:\d+:\d+: ")
 

@@ -26,7 +26,7 @@ DRILLS = sorted(p for p in (ROOT / "experiments").glob("*.yaml")
                 if "\nkind: release" not in p.read_text(encoding="utf-8"))
 ENVS = sorted((ROOT / "environments").glob("*.yaml"))
 LOCAL = ROOT / "environments" / "local.yaml"
-REGIONAL = ROOT / "experiments" / "regional-failover.yaml"
+REGIONAL = ROOT / "experiments" / "regional-failover-unplanned.yaml"
 
 
 def test_public_api_exports_exist() -> None:
@@ -126,7 +126,7 @@ def test_guardrail_on_scenarios_is_enforced() -> None:
     with pytest.raises(SpecError) as info:
         check_drill_against_environment(load_drill(REGIONAL), env, drill_path=REGIONAL, env_path="env.yaml")
     issue = info.value.issues[0]
-    assert (issue.line, issue.field) == (22, "faults[0].scenario")
+    assert (issue.line, issue.field) == (27, "faults[0].scenario")
     assert "does not allow scenario 'region_failover'" in issue.message
 
 

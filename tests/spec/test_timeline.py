@@ -30,7 +30,7 @@ def spans(text: str, scale: float = 1.0) -> list[tuple[str, float, float, str | 
 
 
 def test_reference_drill_timeline() -> None:
-    timeline = build_timeline(load_drill(ROOT / "experiments" / "regional-failover.yaml"))
+    timeline = build_timeline(load_drill(ROOT / "experiments" / "regional-failover-unplanned.yaml"))
     assert [(p.name, p.start_s, p.end_s) for p in timeline.phases] == [
         ("ramp_up", 0, 30), ("baseline", 30, 180), ("fault:us-east-down", 180, 300),
         ("recovery", 300, 470), ("ramp_down", 470, 480)]
