@@ -96,6 +96,7 @@ def write_environment(config: TestbedConfig, state_path: Path, out: Path) -> Pat
         return value
 
     env = sub(yaml.safe_load(LOCAL_ENV.read_text("utf-8")))
+    env.pop("release", None)  # no class B drills: release tests declare their own
     env["name"] = f"testbed-{config.ports.router}"
     out.write_text(yaml.safe_dump(env, sort_keys=False), "utf-8")
     return out
