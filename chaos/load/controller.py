@@ -102,9 +102,11 @@ class LoadController:
     def statistics(self) -> DriverStatistics:
         return self._tally.statistics()
 
-    async def run(self) -> LoadSummary:
+    async def run(self, *, start_wall: float | None = None) -> LoadSummary:
+        """Drive the load; it starts at `start_wall` (Unix seconds), by default `startup_s`
+        from now. A caller that schedules faults against the load start passes its own."""
         cfg = self.config
-        self._start_wall = time.time() + self._startup_s
+        self._start_wall = time.time() + self._startup_s if start_wall is None else start_wall
         shares = split_shares(cfg, self._start_wall, self._heartbeat_timeout_s)
         for share in shares:
             check_fd_limit(share.connections_needed, raise_soft=False)

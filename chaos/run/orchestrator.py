@@ -126,7 +126,7 @@ async def run_drill(
             if interrupt is not None:
                 tg.start_soon(stop_on, interrupt, "interrupted")
             tg.start_soon(abort.run)
-            await controller.run()
+            await controller.run(start_wall=load_start_wall)  # one instant for load and faults
             tg.cancel_scope.cancel()
     except ChaosError as exc:
         state, reason, error = "error", str(exc), exc

@@ -136,3 +136,20 @@ def test_a_silent_worker_has_its_windows_marked_missing(sse_server: SSEServer) -
     assert missing
     assert all(m.worker_id == "w1" for m in missing)
     assert summary.missing_windows == len(missing)
+
+
+def test_the_load_starts_at_the_instant_the_caller_gives(sse_server: SSEServer) -> None:
+    """The orchestrator schedules faults from its own load-start instant and hands it over."""
+    config = LoadConfig(url=sse_server.url(events=1), streams=4, hold_s=1.0, graceful_s=1.0,
+                        workers=1)
+    windows: list[LoadWindow] = []
+    start_wall = time.time() + 1.5
+
+    async def main() -> LoadSummary:
+        return await LoadController(config, windows.append, startup_s=0.2).run(start_wall=start_wall)
+
+    summary = anyio.run(main)
+    assert summary.started_at == start_wall
+    assert windows
+    first = min(windows, key=lambda w: w.start)
+    assert abs(first.start - start_wall) < 0.05, (first.start, start_wall)
