@@ -77,7 +77,7 @@ def test_bad_config_is_one_line_usage_error(tmp_path: Path) -> None:
     path.write_text("router:\n  failover_after: zero\n")
     up = _cli("testbed", "up", "--config", str(path), "--state-file", str(tmp_path / "s.json"))
     assert up.returncode == 2
-    assert up.stderr.startswith(f"error: {path}:2: router.failover_after:")
+    assert up.stderr.startswith(f"error: {path}:2:19: router.failover_after: must be a whole number")
     assert "Traceback" not in up.stderr
 
 
