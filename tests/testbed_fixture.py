@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from chaos.testbed import TestbedConfig, TestbedState, default_config, start_testbed, stop_testbed
-from tests.servers import free_port
+from tests.servers import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL_ENV = REPO / "environments" / "local.yaml"
@@ -64,10 +64,12 @@ class RunningTestbed:
 def free_port_config(overrides: dict[str, Any] | None = None) -> TestbedConfig:
     """The defaults with every port replaced by a free one, plus FAST timings and `overrides`."""
     base = default_config()
-    ports = {"router": free_port(), "redis": free_port(), "toxiproxy": free_port(),
-             "gateways": {r: free_port() for r in base.ports.gateways},
-             "providers": {r: free_port() for r in base.ports.providers}}
-    cfg = base.with_overrides({"ports": ports, "proxies": {n: free_port() for n in base.proxies}})
+    pool = iter(free_ports(3 + len(base.ports.gateways) + len(base.ports.providers)
+                           + len(base.proxies)))
+    ports = {"router": next(pool), "redis": next(pool), "toxiproxy": next(pool),
+             "gateways": {r: next(pool) for r in base.ports.gateways},
+             "providers": {r: next(pool) for r in base.ports.providers}}
+    cfg = base.with_overrides({"ports": ports, "proxies": {n: next(pool) for n in base.proxies}})
     cfg = cfg.with_overrides(FAST)
     return cfg.with_overrides(overrides or {})
 
