@@ -23,7 +23,7 @@ def release(
     change_class: Annotated[str, typer.Option("--change-class", help="Upgrade class: A (smokes), B (smokes + class B drills), C (forbidden: refused).")] = "A",
     checklist: Annotated[Path | None, typer.Option("--checklist", help="Release checklist YAML (kind: release); default: the built-in Phase 16 checklist, as in experiments/release.yaml.")] = None,
     burst: Annotated[int | None, typer.Option("--burst", min=1, help="Concurrent requests of the burst (overrides the checklist).")] = None,
-    time_scale: Annotated[float, typer.Option("--time-scale", min=0.0001, help="Compression of the class B drills (smoke scale).")] = 0.05,
+    time_scale: Annotated[float, typer.Option("--time-scale", min=0.0001, help="Compression of the class B drills (smoke scale).")] = 0.25,
     evidence_dir: Annotated[Path, typer.Option("--evidence-dir", help="Where the evidence bundle goes.")] = Path("runs"),
     allow_production: Annotated[bool, typer.Option("--allow-production", help="Accept an environment of kind: production.")] = False,
 ) -> None:
