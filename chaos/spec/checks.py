@@ -163,8 +163,22 @@ def _target_problems(
         return [(where, f"environment '{env.name}' has no region '{fault.target}' (known: {_known(topo.regions)})")]
     if fault.mode == "drain" and region.drain is None:
         return [(("faults", i, "mode"), f"mode 'drain' needs topology.regions.{fault.target}.drain")]
+    if fault.mode == "network" and fault.via == "docker_network":
+        return _docker_network_problems(i, fault.target, env)
     if fault.mode == "network" and not region.proxies:
         return [(("faults", i, "mode"), f"mode 'network' needs topology.regions.{fault.target}.proxies")]
     if fault.mode == "stop" and not region.services:
         return [(("faults", i, "mode"), f"mode 'stop' needs topology.regions.{fault.target}.services")]
     return []
+
+
+def _docker_network_problems(i: int, name: str, env: Environment) -> list[Problem]:
+    """region_failover via docker_network: a docker runtime, the region's networks and services."""
+    region = env.topology.regions[name]
+    missing = [f"topology.regions.{name}.{field}" for field in ("networks", "services")
+               if not getattr(region, field)]
+    if env.runtime.kind != "docker":
+        missing.insert(0, "runtime kind 'docker'")
+    if not missing:
+        return []
+    return [(("faults", i, "via"), f"via 'docker_network' needs {' and '.join(missing)}")]

@@ -45,6 +45,7 @@ class DockerRuntime(SpecModel):
     kind: Literal["docker"]
     docker_host: str | None = None
     compose_project: str | None = None
+    """The compose project whose `compose_service` refs are meant (`${VAR}` allowed)."""
 
 
 Runtime = Annotated[ProcessRuntime | DockerRuntime, Field(discriminator="kind")]
@@ -101,6 +102,9 @@ class HttpAction(SpecModel):
 class Region(SpecModel):
     proxies: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    """Docker networks the region's service containers are cut from by region_failover
+    `via: docker_network` (`${VAR}` allowed)."""
     health_url: str | None = None
     drain: HttpAction | None = None
     undrain: HttpAction | None = None

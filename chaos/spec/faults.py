@@ -81,12 +81,25 @@ class ProviderOutageFault(FaultBase):
         return self
 
 
+def _network_only(fault: RedisLossFault | RegionFailoverFault, name: str) -> None:
+    if getattr(fault, name) is not None and fault.mode != "network":
+        raise field_error(name, f"'{name}' does not apply to mode '{fault.mode}'")
+
+
 class RedisLossFault(FaultBase):
     """Redis goes away: killed, stopped, paused, or its links cut."""
 
     scenario: Literal["redis_loss"]
     target: str = Field(default="redis", min_length=1)
     mode: Literal["kill", "stop", "pause", "network"]
+    cut: Literal["down", "reset"] | None = None
+    """mode network: disable the Redis proxies (`down`, the default: refused, open connections
+    closed) or add reset_peer toxics both ways (`reset`: every connection reset on its next data)."""
+
+    @model_validator(mode="after")
+    def _mode_params(self) -> RedisLossFault:
+        _network_only(self, "cut")
+        return self
 
 
 class RegionFailoverFault(FaultBase):
@@ -94,6 +107,15 @@ class RegionFailoverFault(FaultBase):
 
     scenario: Literal["region_failover"]
     mode: Literal["network", "stop", "drain"]
+    via: Literal["toxiproxy", "docker_network"] | None = None
+    """mode network: disable the region's Toxiproxy proxies (`toxiproxy`, the default) or
+    disconnect its service containers from the region's Docker networks (`docker_network`;
+    aliases restored on reconnect)."""
+
+    @model_validator(mode="after")
+    def _mode_params(self) -> RegionFailoverFault:
+        _network_only(self, "via")
+        return self
 
 
 Fault = Annotated[
