@@ -18,7 +18,7 @@ def expand_env(value: str, *, where: str) -> str:
 
 
 if TYPE_CHECKING:
-    from chaos.spec.environment import Environment
+    from chaos.spec.environment import Environment, Region, ServiceRef
     from chaos.spec.faults import ProviderOutageFault, RedisLossFault, RegionFailoverFault
 
     AnyFault = ProviderOutageFault | RedisLossFault | RegionFailoverFault
@@ -36,7 +36,15 @@ def targets_for(env: Environment) -> Targets:
                        state_file=str(Path(state).expanduser()))
     host = expand_env(runtime.docker_host, where="runtime.docker_host") if runtime.docker_host else None
     return Targets(toxiproxy_api=api, runtime="docker", docker_host=host,
-                   compose_project=runtime.compose_project)
+                   compose_project=compose_project(env))
+
+
+def compose_project(env: Environment) -> str | None:
+    """The docker runtime's compose project with `${VAR}` resolved (None without one)."""
+    runtime = env.runtime
+    if runtime.kind != "docker" or runtime.compose_project is None:
+        return None
+    return expand_env(runtime.compose_project, where="runtime.compose_project")
 
 
 def resolve_fault(fault: AnyFault, env: Environment) -> list[Primitive]:
@@ -118,6 +126,20 @@ def _provider_outage(fault: ProviderOutageFault, env: Environment) -> list[Primi
     return out
 
 
+def _service_ref(fault: AnyFault, env: Environment, name: str) -> ServiceRef:
+    ref = env.services.get(name)
+    if ref is None:
+        raise FaultError(name, f"resolve {fault.scenario}",
+                         f"service {name!r} is not in the environment's services")
+    return ref
+
+
+def _container_target(env: Environment, ref: ServiceRef) -> str:
+    """A container name, or the `compose:<project>/<service>` ref the executor resolves."""
+    return ref.ref_name if ref.ref_kind == "container" else compose_ref(compose_project(env),
+                                                                        ref.ref_name)
+
+
 def _service_primitives(fault: AnyFault, env: Environment, services: tuple[str, ...],
                         action: str) -> list[Primitive]:
     """`action` (kill | stop | pause) on each service, in the environment's runtime."""
@@ -125,10 +147,7 @@ def _service_primitives(fault: AnyFault, env: Environment, services: tuple[str, 
         raise FaultError(fault.target, f"resolve {fault.scenario}", "the topology lists no services")
     out: list[Primitive] = []
     for name in services:
-        ref = env.services.get(name)
-        if ref is None:
-            raise FaultError(name, f"resolve {fault.scenario}",
-                             f"service {name!r} is not in the environment's services")
+        ref = _service_ref(fault, env, name)
         if ref.ref_kind == "process":
             if action == "pause":
                 out.append(Primitive("process.stop", ref.ref_name))
@@ -136,9 +155,7 @@ def _service_primitives(fault: AnyFault, env: Environment, services: tuple[str, 
                 sig = "SIGKILL" if action == "kill" else "SIGTERM"
                 out.append(Primitive("process.kill", ref.ref_name, {"signal": sig}))
             continue
-        runtime = env.runtime
-        project = runtime.compose_project if runtime.kind == "docker" else None
-        target = ref.ref_name if ref.ref_kind == "container" else compose_ref(project, ref.ref_name)
+        target = _container_target(env, ref)
         match action:
             case "kill":
                 out.append(Primitive("docker.kill", target, {"signal": "SIGKILL"}))
@@ -156,6 +173,9 @@ def _redis_loss(fault: RedisLossFault, env: Environment) -> list[Primitive]:
     if fault.mode == "network":
         if not redis.proxies:
             raise FaultError(fault.target, "resolve redis_loss", "the redis topology lists no proxies")
+        if fault.cut == "reset":  # reset_peer fires on the next chunk in each direction
+            return [_toxic(fault, p, ResetPeer(0), s)
+                    for p in redis.proxies for s in ("upstream", "downstream")]
         return [Primitive("toxiproxy.disable", p) for p in redis.proxies]
     return _service_primitives(fault, env, redis.services, fault.mode)
 
@@ -166,6 +186,8 @@ def _region_failover(fault: RegionFailoverFault, env: Environment) -> list[Primi
         raise FaultError(fault.target, "resolve region_failover",
                          f"no region {fault.target!r} (known: {sorted(env.topology.regions)})")
     match fault.mode:
+        case "network" if fault.via == "docker_network":
+            return _network_disconnects(fault, env, region)
         case "network":
             if not region.proxies:
                 raise FaultError(fault.target, "resolve region_failover", "the region lists no proxies")
@@ -182,3 +204,26 @@ def _region_failover(fault: RegionFailoverFault, env: Environment) -> list[Primi
     drain = req(region.drain, f"topology.regions.{fault.target}.drain.url")
     undrain = req(region.undrain, f"topology.regions.{fault.target}.undrain.url")
     return [Primitive("http", drain["url"], {"apply": drain, "undo": undrain})]
+
+
+def _network_disconnects(fault: RegionFailoverFault, env: Environment,
+                         region: Region) -> list[Primitive]:
+    """Each of the region's service containers cut from each of its Docker networks (the
+    executor saves the aliases its reconnect restores)."""
+    action = "resolve region_failover via docker_network"
+    missing = [f"topology.regions.{fault.target}.{field}" for field in ("networks", "services")
+               if not getattr(region, field)]
+    if env.runtime.kind != "docker":
+        missing.insert(0, f"runtime kind 'docker' (not {env.runtime.kind!r})")
+    if missing:
+        raise FaultError(fault.target, action, f"needs {' and '.join(missing)}")
+    networks = [expand_env(n, where=f"topology.regions.{fault.target}.networks[{i}]")
+                for i, n in enumerate(region.networks)]
+    out: list[Primitive] = []
+    for name in region.services:
+        ref = _service_ref(fault, env, name)
+        if ref.ref_kind == "process":
+            raise FaultError(name, action, f"service {name!r} is a process, not a container")
+        target = _container_target(env, ref)
+        out += [Primitive("docker.disconnect", target, {"network": n}) for n in networks]
+    return out

@@ -9,13 +9,14 @@ import pytest
 from pydantic import TypeAdapter
 
 import chaos.faults
-from chaos.errors import FaultError
+from chaos.errors import FaultError, SpecError
 from chaos.faults import describe_fault, resolve_fault, targets_for
 from chaos.spec.faults import Fault
-from chaos.spec.loader import load_environment
+from chaos.spec.loader import load_environment, parse_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = load_environment(ROOT / "environments" / "local.yaml")
+COMPOSE = load_environment(ROOT / "environments" / "compose.yaml")
 FAULTS: TypeAdapter[Any] = TypeAdapter(Fault)
 
 
@@ -35,7 +36,14 @@ def fault(**fields: Any) -> Any:
     ({"scenario": "redis_loss", "mode": "pause"}, [("process.stop", "redis")]),
     ({"scenario": "redis_loss", "mode": "network"},
      [("toxiproxy.disable", "us-east-redis"), ("toxiproxy.disable", "us-west-redis")]),
+    ({"scenario": "redis_loss", "mode": "network", "cut": "down"},
+     [("toxiproxy.disable", "us-east-redis"), ("toxiproxy.disable", "us-west-redis")]),
+    ({"scenario": "redis_loss", "mode": "network", "cut": "reset"},
+     [("toxiproxy.toxic", "us-east-redis"), ("toxiproxy.toxic", "us-east-redis"),
+      ("toxiproxy.toxic", "us-west-redis"), ("toxiproxy.toxic", "us-west-redis")]),
     ({"scenario": "region_failover", "target": "us-east", "mode": "network"},
+     [("toxiproxy.disable", "router-us-east")]),
+    ({"scenario": "region_failover", "target": "us-east", "mode": "network", "via": "toxiproxy"},
      [("toxiproxy.disable", "router-us-east")]),
     ({"scenario": "region_failover", "target": "us-west", "mode": "stop"},
      [("process.kill", "gateway-us-west")]),
@@ -103,6 +111,74 @@ def test_targets_expand_environment_variables(monkeypatch: pytest.MonkeyPatch) -
     assert targets.toxiproxy_api == "http://127.0.0.1:18474"
     assert targets.runtime == "process"
     assert targets.state_file == str(Path("~/.chaos/testbed/state.json").expanduser())
+
+
+def test_redis_cut_reset_adds_reset_peer_both_ways_on_every_redis_proxy() -> None:
+    """cut: reset is a reset_peer toxic (timeout 0) upstream and downstream per Redis proxy,
+    named chaos_<id>_... so cleanup finds it."""
+    prims = resolve_fault(fault(scenario="redis_loss", mode="network", cut="reset"), LOCAL)
+    assert [(p.target, p.params["name"], p.params["type"], p.params["attributes"]) for p in prims] == [
+        (proxy, f"chaos_f_reset_peer_{stream}", "reset_peer", {"timeout": 0})
+        for proxy in ("us-east-redis", "us-west-redis") for stream in ("upstream", "downstream")]
+
+
+def test_docker_network_disconnects_each_region_container_from_each_network(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """via docker_network on the compose environment: the region's gateway (a compose ref of
+    the expanded project) leaves the stack's network; aliases are saved later, by prepare()."""
+    monkeypatch.delenv("CHAOS_COMPOSE_PROJECT", raising=False)
+    [p] = resolve_fault(fault(scenario="region_failover", target="us-east", mode="network",
+                              via="docker_network"), COMPOSE)
+    assert (p.kind, p.target, dict(p.params)) == (
+        "docker.disconnect", "compose:chaos-testbed/gateway-us-east",
+        {"network": "chaos-testbed_testbed"})
+    assert describe_fault(fault(scenario="region_failover", target="us-west", mode="network",
+                                via="docker_network"), COMPOSE) == [
+        "docker: disconnect container compose:chaos-testbed/gateway-us-west from network "
+        "chaos-testbed_testbed"]
+
+
+def test_compose_project_and_networks_follow_the_environment_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """CHAOS_COMPOSE_PROJECT moves the project in the journal's targets, in every compose ref
+    and in the region's network names alike."""
+    monkeypatch.setenv("CHAOS_COMPOSE_PROJECT", "other-stack")
+    assert targets_for(COMPOSE).compose_project == "other-stack"
+    [stop] = resolve_fault(fault(scenario="region_failover", target="us-east", mode="stop"), COMPOSE)
+    assert stop.target == "compose:other-stack/gateway-us-east"
+    [cut] = resolve_fault(fault(scenario="region_failover", target="us-east", mode="network",
+                                via="docker_network"), COMPOSE)
+    assert (cut.target, cut.params["network"]) == ("compose:other-stack/gateway-us-east",
+                                                   "other-stack_testbed")
+
+
+def test_docker_network_reports_what_the_environment_lacks() -> None:
+    """On the process-runtime local environment: a FaultError naming the region and every
+    missing piece; on a docker region without networks, the networks."""
+    with pytest.raises(FaultError) as info:
+        resolve_fault(fault(scenario="region_failover", target="us-east", mode="network",
+                            via="docker_network"), LOCAL)
+    assert str(info.value) == (
+        "fault resolve region_failover via docker_network on us-east: needs runtime kind "
+        "'docker' (not 'process') and topology.regions.us-east.networks")
+    assert info.value.target == "us-east"
+    text = (ROOT / "environments" / "compose.yaml").read_text("utf-8")
+    bare = parse_environment(text.replace(
+        '      networks: ["${CHAOS_COMPOSE_PROJECT:-chaos-testbed}_testbed"]\n', ""), path="e.yaml")
+    with pytest.raises(FaultError, match=r"on us-west: needs topology.regions.us-west.networks$"):
+        resolve_fault(fault(scenario="region_failover", target="us-west", mode="network",
+                            via="docker_network"), bare)
+
+
+def test_unset_variable_in_a_network_name_is_a_spec_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `${VAR}` without default in a region network names the variable and the field."""
+    monkeypatch.delenv("CHAOS_TEST_NO_SUCH_NET", raising=False)
+    text = (ROOT / "environments" / "compose.yaml").read_text("utf-8").replace(
+        '["${CHAOS_COMPOSE_PROJECT:-chaos-testbed}_testbed"]', '["${CHAOS_TEST_NO_SUCH_NET}"]')
+    env = parse_environment(text, path="e.yaml")
+    with pytest.raises(SpecError, match=r"topology.regions.us-east.networks\[0\].*CHAOS_TEST_NO_SUCH_NET"):
+        resolve_fault(fault(scenario="region_failover", target="us-east", mode="network",
+                            via="docker_network"), env)
 
 
 def test_public_exports_exist() -> None:
