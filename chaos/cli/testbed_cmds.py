@@ -23,7 +23,9 @@ StateOpt = Annotated[Path | None, typer.Option("--state-file",
 RuntimeOpt = Annotated[str, typer.Option("--runtime", help="process (local processes) or docker (compose stack)")]
 OfflineOpt = Annotated[bool | None, typer.Option(
     "--offline/--no-offline", help="docker: images built locally, no registry (default: $CHAOS_OFFLINE)")]
-ProjectOpt = Annotated[str, typer.Option("--project", help="docker: compose project name")]
+ProjectOpt = Annotated[str, typer.Option(
+    "--project", envvar="CHAOS_COMPOSE_PROJECT",
+    help="docker: compose project name (environments/compose.yaml follows the same variable)")]
 
 
 def _stack(runtime: str, offline: bool | None, project: str) -> ComposeStack | None:

@@ -92,10 +92,10 @@ async def cleanup_environment(env: Environment) -> list[str]:
                         if executor.process.component(ref.ref_name).pid != comp.pid:
                             done.append(f"restarted process {service}")
                     continue
-                project = env.runtime.compose_project if env.runtime.kind == "docker" else None
                 from chaos.faults.docker_runtime import compose_ref
 
-                target = ref.ref_name if ref.ref_kind == "container" else compose_ref(project, ref.ref_name)
+                target = (ref.ref_name if ref.ref_kind == "container"
+                          else compose_ref(targets.compose_project, ref.ref_name))
                 for container in await executor.docker.resolve(target):
                     status = await executor.docker.status(container)
                     if status != "running":

@@ -165,6 +165,7 @@ def _docker_checks(env: Environment) -> list[CheckResult]:
     runtime = env.runtime
     try:
         host = _expand(runtime.docker_host) if runtime.docker_host else None
+        project = _expand(runtime.compose_project) if runtime.compose_project else None
         client = (docker.DockerClient(base_url=host, timeout=10) if host
                   else docker.from_env(timeout=10))
     except (docker.errors.DockerException, _CheckFailed) as exc:
@@ -182,8 +183,8 @@ def _docker_checks(env: Environment) -> list[CheckResult]:
                     missing.append(ref.container)
             elif ref.compose_service is not None:
                 labels = [f"com.docker.compose.service={ref.compose_service}"]
-                if runtime.compose_project:
-                    labels.append(f"com.docker.compose.project={runtime.compose_project}")
+                if project:
+                    labels.append(f"com.docker.compose.project={project}")
                 matches = client.containers.list(filters={"label": labels, "status": "running"})
                 (found if matches else missing).append(f"{name} (compose {ref.compose_service})")
     except (docker.errors.DockerException, OSError) as exc:

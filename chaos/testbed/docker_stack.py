@@ -38,6 +38,11 @@ def port_variable(service: str) -> str:
     return f"CHAOS_COMPOSE_{service.upper().replace('-', '_')}_PORT"
 
 
+def project_from_env() -> str:
+    """CHAOS_COMPOSE_PROJECT, else chaos-testbed (environments/compose.yaml uses the same)."""
+    return os.environ.get("CHAOS_COMPOSE_PROJECT") or DEFAULT_PROJECT
+
+
 def offline_from_env() -> bool:
     """CHAOS_OFFLINE=1 (or true/yes) selects the offline images."""
     return os.environ.get("CHAOS_OFFLINE", "").strip().lower() in ("1", "true", "yes")
@@ -55,7 +60,7 @@ def default_compose_dir() -> Path:
 class ComposeStack:
     """Which stack: project name, offline or registry images, published ports."""
 
-    project: str = DEFAULT_PROJECT
+    project: str = field(default_factory=project_from_env)
     offline: bool = field(default_factory=offline_from_env)
     compose_dir: Path = field(default_factory=default_compose_dir)
     ports: Mapping[str, int] = field(default_factory=dict)  # service -> host port overrides
