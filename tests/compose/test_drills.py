@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -23,17 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 DRILLS = Path(__file__).parent / "drills"
 
 
-def stack_environment(stack: ComposeStack, dest: Path) -> Path:
-    """environments/compose.yaml pointed at this stack: its project name and its ports."""
+def environment_text(stack: ComposeStack) -> str:
+    """environments/compose.yaml with this stack's published ports (project left as is)."""
     text = (ROOT / "environments" / "compose.yaml").read_text("utf-8")
-    text = text.replace("compose_project: chaos-testbed", f"compose_project: {stack.project}")
 
     def port(match: re.Match[str]) -> str:
         service = match.group(1).lower().replace("_", "-")
         return str(stack.host_port(service))
 
-    text = re.sub(r"\$\{CHAOS_COMPOSE_([A-Z_]+)_PORT:-\d+\}", port, text)
-    text = text.replace("${CHAOS_COMPOSE_PROJECT:-chaos-testbed}", stack.project)
+    return re.sub(r"\$\{CHAOS_COMPOSE_([A-Z_]+)_PORT:-\d+\}", port, text)
+
+
+def stack_environment(stack: ComposeStack, dest: Path) -> Path:
+    """environments/compose.yaml pointed at this stack: its project name and its ports."""
+    text = environment_text(stack).replace("${CHAOS_COMPOSE_PROJECT:-chaos-testbed}", stack.project)
     path = dest / "compose.yaml"
     path.write_text(text, "utf-8")
     return path
@@ -84,6 +88,40 @@ def test_redis_loss_by_container_kill_fails_closed_and_recovers(
     assert result.state == "complete", (result.reason, result.bundle)
     assert result.verdict is Verdict.FAIL, result.bundle
     assert_stack_intact(compose_stack)
+
+
+def test_regional_failover_by_network_disconnect_fails_over_and_restores_aliases(
+        compose_stack: ComposeStack, tmp_path: Path) -> None:
+    """region_failover via docker_network: the run completes, us-west serves while the us-east
+    gateway container is off the stack's network, the revert reconnects it (targeted) with its
+    saved alias and every container ends running and healthy with its aliases as before.
+    The verdict is FAIL, honestly: the streams in flight on us-east at the cut stall until the
+    drill's 5 s idle timeout and count as transport failures in the fault window (new requests
+    are re-sent to us-west by the router). Recovery may fail too, depending on timing: the cut
+    gateway's own provider reads time out (10 s) and open its circuits, and when the router
+    fails back before they close, a burst of requests gets 503 provider_unavailable."""
+    network = f"{compose_stack.project}_testbed"
+    before = docker_status(compose_stack).service("gateway-us-east").networks[network]
+    result = run("regional-failover-network.yaml", compose_stack, tmp_path)
+    assert result.state == "complete", (result.reason, result.bundle)
+    assert result.verdict is Verdict.FAIL, result.bundle
+    assert result.bundle is not None
+    evidence = json.loads((result.bundle / "evidence.json").read_text("utf-8"))
+    verdicts = {c["id"]: c["verdict"] for c in evidence["criteria"]}
+    assert verdicts["tier_g.rate_5xx@fault:us-east-disconnected"] == "FAIL", result.bundle
+    summary = (result.bundle / "summary.md").read_text("utf-8")
+    transport = re.search(r"transport: ([\d,]+)", summary)
+    assert transport is not None, result.bundle
+    assert int(transport.group(1).replace(",", "")) > 0, result.bundle
+    [action] = evidence["faults"][0]["actions"]
+    assert action["primitive"] == "docker.disconnect"
+    assert action["detail"]["network"] == network
+    assert "gateway-us-east" in action["detail"]["aliases"]
+    assert action["revert_method"] == "targeted"
+    assert served_by(result, "us-west") > 0, result.bundle
+    assert_stack_intact(compose_stack)
+    after = docker_status(compose_stack).service("gateway-us-east").networks[network]
+    assert set(before) <= set(after), (before, after)
 
 
 def active_region(stack: ComposeStack) -> str:
