@@ -7,6 +7,7 @@ fraction of httpx's CPU per streamed event, which is what lets one gateway hold 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -26,6 +27,9 @@ class _Protocol(asyncio.Protocol):
         self.chunks: asyncio.Queue[bytes | Exception | None] = asyncio.Queue()
         self.complete = False
         self.transport: asyncio.Transport | None = None
+        self.last_data = 0.0  # time.monotonic() of the last body bytes
+        self._idle_s = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -50,7 +54,30 @@ class _Protocol(asyncio.Protocol):
             self.head.set_result(self.parser.get_status_code())
 
     def on_body(self, body: bytes) -> None:
+        self.last_data = time.monotonic()
         self.chunks.put_nowait(bytes(body))
+
+    # idle bound on the body: one lazily re-armed timer per response, not a cancel scope per chunk
+    def watch_idle(self, idle_s: float) -> None:
+        self._idle_s = idle_s
+        self.last_data = time.monotonic()
+        self._timer = asyncio.get_running_loop().call_later(idle_s, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._timer = None
+        if self.complete or self.transport is None or self.transport.is_closing():
+            return
+        due = self.last_data + self._idle_s
+        now = time.monotonic()
+        if now >= due:
+            self._fail(UpstreamError(f"no data for {self._idle_s:g}s"))
+        else:
+            self._timer = asyncio.get_running_loop().call_later(due - now, self._check_idle)
+
+    def stop_watch(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def on_message_complete(self) -> None:
         self.complete = True
@@ -74,13 +101,11 @@ class UpstreamResponse:
         self._read_timeout_s = read_timeout_s
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Body bytes as they arrive (chunked encoding already decoded); raises UpstreamError."""
+        """Body bytes as they arrive (chunked encoding already decoded); raises UpstreamError,
+        also when no bytes came for `read_timeout_s`."""
+        queue = self._proto.chunks
         while True:
-            try:
-                with anyio.fail_after(self._read_timeout_s):
-                    item = await self._proto.chunks.get()
-            except TimeoutError:
-                raise UpstreamError(f"no data for {self._read_timeout_s:g}s") from None
+            item = await queue.get()
             if item is None:
                 return
             if isinstance(item, Exception):
@@ -91,6 +116,7 @@ class UpstreamResponse:
         return b"".join([c async for c in self.chunks()])
 
     def close(self) -> None:
+        self._proto.stop_watch()
         if self._proto.transport is not None:
             self._proto.transport.close()
 
@@ -119,4 +145,5 @@ async def request(host: str, port: int, method: str, path: str, headers: dict[st
     except BaseException:
         proto.transport.close()
         raise
+    proto.watch_idle(read_timeout_s)
     return UpstreamResponse(proto, status, read_timeout_s)
