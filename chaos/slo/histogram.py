@@ -75,6 +75,21 @@ class HistogramAccumulator:
         add_array(self._address + offset, other._address + offset, hi - lo + 1, _WORD)
         self._note(lo, hi, other.total)
 
+    def without(self, part: HistogramAccumulator) -> HistogramAccumulator:
+        """A new accumulator holding this one's values minus `part`'s (`part` was added to
+        this one: e.g. every window of a scope minus its saturated windows)."""
+        out = HistogramAccumulator()
+        if self.total == 0:
+            return out
+        ctypes.memmove(out._address, self._address, _WORD * COUNTS_LEN)
+        mine, theirs = out._counts, part._counts
+        for index in range(part._lo, part._hi + 1):
+            if theirs[index]:
+                mine[index] -= theirs[index]
+        out.total = self.total - part.total
+        out._lo, out._hi = self._lo, self._hi
+        return out
+
     def percentile_us(self, percentile: float) -> int | None:
         """HdrHistogram semantics: the highest value equivalent to the bucket holding the
         `percentile`-th value; None when empty."""

@@ -70,11 +70,16 @@ class LoadAggregate:
     max_cpu_percent: float = 0.0
     first_start: float | None = None
     last_end: float | None = None
+    # (first-token, completion) histograms of the saturated windows, kept by reference: they
+    # are few, and only needed to tell whether they decide a latency criterion
+    saturated_hists: list[tuple[str, str]] = field(default_factory=list)
 
     def add_window(self, w: LoadWindow) -> None:
         self.windows += 1
         self.window_seconds += w.end - w.start
         self.saturated += int(w.saturated)
+        if w.saturated:
+            self.saturated_hists.append((w.first_token_hist, w.completion_hist))
         self.started += w.started
         self.cancelled += w.cancelled
         self.late += w.late
@@ -106,10 +111,19 @@ class LoadAggregate:
         _add_counts(self.regions, other.regions)
         self.first_token.add(other.first_token)
         self.completion.add(other.completion)
+        self.saturated_hists.extend(other.saturated_hists)
         self.max_loop_lag_p99_ms = max(self.max_loop_lag_p99_ms, other.max_loop_lag_p99_ms)
         self.max_cpu_percent = max(self.max_cpu_percent, other.max_cpu_percent)
         if other.first_start is not None and other.last_end is not None:
             self._span(other.first_start, other.last_end)
+
+    def unsaturated(self, which: int) -> HistogramAccumulator:
+        """First-token (0) or completion (1) latencies of the windows that were not saturated."""
+        every = self.first_token if which == 0 else self.completion
+        part = HistogramAccumulator()
+        for hists in self.saturated_hists:
+            part.add_encoded(hists[which])
+        return every.without(part)
 
     @property
     def ended(self) -> int:

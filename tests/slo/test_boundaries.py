@@ -168,16 +168,46 @@ def test_too_few_requests_for_p95_is_inconclusive(requests: int, verdict: Verdic
     assert evaluate(X, rec).criterion("tier_x.p95_first_token@baseline").verdict is verdict
 
 
-def test_saturated_driver_makes_latency_inconclusive_but_still_judges_rates() -> None:
-    b = healthy(100)
-    b.traffic(100, 101, {"2xx": 1000}, saturated=True, first_token_ms=9000)
-    b.phases[0] = type(b.phases[0])("baseline", "baseline", b.start, b.start + 101, "X")
-    b._cursor = 101
-    report = evaluate(X, b.build())
+def _with_slow_windows(slow: int, *, saturated: bool, rest_ms: float = 500.0) -> RecordingBuilder:
+    """100 s at `rest_ms` first token, then `slow` seconds at 9 s, flagged saturated or not."""
+    b = healthy(100, first_token_ms=rest_ms)
+    b.traffic(100, 100 + slow, {"2xx": 1000}, saturated=saturated, first_token_ms=9000)
+    b.phases[0] = type(b.phases[0])("baseline", "baseline", b.start, b.start + 100 + slow, "X")
+    b._cursor = 100 + slow
+    return b
+
+
+def test_a_pass_with_saturated_windows_stands_and_rates_are_still_judged() -> None:
+    """1 saturated second of 101: a saturated driver can only inflate latencies, and the p95
+    is within the limit even with them, so the PASS stands."""
+    report = evaluate(X, _with_slow_windows(1, saturated=True).build())
     c = report.criterion("tier_x.p95_first_token@baseline")
-    assert c.verdict is Verdict.INCONCLUSIVE
+    assert c.verdict is Verdict.PASS
     assert "saturated in 1 of 101" in c.reason
+    assert "the PASS stands" in c.reason
     assert report.criterion("tier_x.rate_2xx@baseline").verdict is Verdict.PASS
+
+
+def test_saturated_windows_that_decide_a_fail_make_latency_inconclusive() -> None:
+    """20 slow seconds of 120 (17% of requests at 9 s): over Tier X's 2 s p95 with them, 500 ms
+    without them. Flagged saturated, they decide the criterion: INCONCLUSIVE, not FAIL."""
+    c = evaluate(X, _with_slow_windows(20, saturated=True).build()).criterion(
+        "tier_x.p95_first_token@baseline")
+    assert c.verdict is Verdict.INCONCLUSIVE
+    assert "saturated in 20 of 120" in c.reason
+    assert c.details["unsaturated_count"] == 100_000
+    assert c.details["unsaturated_p95_ms"] == pytest.approx(500, rel=0.01)
+    # the same slow seconds without the flag are the system's: FAIL
+    plain = evaluate(X, _with_slow_windows(20, saturated=False).build())
+    assert plain.criterion("tier_x.p95_first_token@baseline").verdict is Verdict.FAIL
+
+
+def test_a_fail_stands_when_the_unsaturated_windows_fail_on_their_own() -> None:
+    c = evaluate(X, _with_slow_windows(20, saturated=True, rest_ms=2500).build()).criterion(
+        "tier_x.p95_first_token@baseline")
+    assert c.verdict is Verdict.FAIL
+    assert "so the FAIL stands" in c.reason
+    assert c.details["unsaturated_p95_ms"] == pytest.approx(2500, rel=0.01)
 
 
 @pytest.mark.parametrize(("probe_s", "verdict"), [(270, Verdict.PASS), (269, Verdict.INCONCLUSIVE)])
