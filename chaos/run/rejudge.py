@@ -45,8 +45,8 @@ class Rejudged:
         """Criteria whose verdict differs from the run's own (empty: same verdicts)."""
         if self.original is None:
             return []
-        before = {c.id: c.verdict for c in self.original.criteria}
-        after = {c.id: c.verdict for c in self.evidence.criteria}
+        before = {c.id: c.verdict.value for c in self.original.criteria}
+        after = {c.id: c.verdict.value for c in self.evidence.criteria}
         out = [f"{i}: {before.get(i, '-')} -> {after.get(i, '-')}" for i in sorted(set(before) | set(after))
                if before.get(i) != after.get(i)]
         if self.original.verdict != self.evidence.verdict:

@@ -35,3 +35,18 @@ def test_a_drill_bundle_is_re_judged_with_the_same_verdicts(tmp_path: Path) -> N
 def test_a_killed_run_with_only_run_json_is_a_drill_bundle(tmp_path: Path) -> None:
     (tmp_path / "run.json").write_text('{"state": "running"}')
     assert bundle_kind(tmp_path) == "drill"
+
+
+def test_changed_verdicts_are_listed_as_plain_words() -> None:
+    """What `chaos report` prints when a re-judged bundle differs from its run."""
+    from chaos.run.rejudge import Rejudged
+
+    report_l, original = judge(recording(), EvaluationConfig(tier="L"), drill="d", state="complete",
+                               inputs={})
+    _, other = judge(recording(), EvaluationConfig(tier="X"), drill="d", state="complete", inputs={})
+    diffs = Rejudged(original=original, evidence=other, report=report_l, written_to=None).differences()
+    assert diffs
+    for line in diffs:
+        assert "Verdict." not in line, line
+        before, after = line.rsplit(": ", 1)[1].split(" -> ")
+        assert {before, after} <= {"PASS", "FAIL", "INCONCLUSIVE", "-"}, line
