@@ -14,8 +14,10 @@ from rich.console import Console
 
 from chaos.errors import ChaosError, ExitCode
 from chaos.faults import FaultSession, start_watchdog
+from chaos.load.config import LoadConfig
 from chaos.load.controller import LoadController
 from chaos.report.bundle import BundleWriter
+from chaos.report.evidence import Evidence
 from chaos.report.redact import redact
 from chaos.run.abort import AbortWatch
 from chaos.run.faults import FaultScheduler
@@ -27,6 +29,7 @@ from chaos.run.plan import evaluation_config, load_config, wall_phases
 from chaos.run.preflight import run_preflight
 from chaos.run.recorder import Recorder
 from chaos.run.steady import SteadyResult, wait_steady_state
+from chaos.slo import EvaluationConfig, Report
 from chaos.spec import Drill, Environment, build_timeline
 
 LOAD_STARTUP_S = 2.0  # the controller starts the load this long after run() is called
@@ -93,6 +96,7 @@ async def run_drill(
         bundle.append_event("steady_state.before", r.detail, name=r.name, ok=r.ok, measured=r.measured)
 
     state, reason, error = "complete", "", None
+    cancelled: BaseException | None = None
     after: list[SteadyResult] = []
     scheduler: FaultScheduler | None = None
     phases_box: list[tuple[Any, ...]] = [()]
@@ -131,27 +135,25 @@ async def run_drill(
     except ChaosError as exc:
         state, reason, error = "error", str(exc), exc
         bundle.append_event("error", str(exc), type=type(exc).__name__)
+    except anyio.get_cancelled_exc_class() as exc:
+        # Cancelled from outside (a test timeout, an embedding program shutting down): the
+        # session has reverted every fault on the way out; seal the evidence, then propagate.
+        state, reason, cancelled = "interrupted", "the run was cancelled by its caller", exc
+        bundle.append_event("interrupted", reason)
     finally:
         watchdog.release()  # blocking and short: ends the lease, the watchdog exits
         if scheduler is not None:
             for record in scheduler.records():
                 recorder.add_fault(record)  # the session's final revert instants
+    if cancelled is not None:
+        _seal(bundle, recorder, evaluation, drill, options, config, before, state, reason)
+        raise cancelled
     if state == "complete":
         after = await wait_steady_state(env, drill.steady_state, timeout_s=options.steady_state_timeout_s)
         for r in after:
             bundle.append_event("steady_state.after", r.detail, name=r.name, ok=r.ok, measured=r.measured)
-    ended_at = time.time()
-    bundle.set_state(state, ended_at=ended_at, aborted=None if state == "complete" else (reason or state))  # type: ignore[arg-type]  # state is a RunState
-    bundle.close()
-    recording = recorder.recording(ended_at=ended_at, complete=state == "complete",
-                                   aborted=None if state == "complete" else (reason or state))
-    report, evidence = judge_and_write(
-        bundle.path, recording, evaluation, drill=drill.name, state=state, before=before, after=after,
-        drill_paths=[p for p in (options.drill_path, options.env_path) if p is not None],
-        options={"time_scale": options.time_scale, "load_scale": options.load_scale, "tier": options.tier,
-                 "no_preflight": options.no_preflight, "workers": config.workers,
-                 "max_driver_lag_ms": config.max_lag_p99_ms},
-    )
+    report, evidence = _seal(bundle, recorder, evaluation, drill, options, config, before, state,
+                             reason, after)
     if state == "interrupted":
         code = ExitCode.INTERRUPTED
     elif state == "aborted":
@@ -162,3 +164,23 @@ async def run_drill(
         code = {"PASS": ExitCode.PASS, "FAIL": ExitCode.FAIL}.get(evidence.verdict.value, ExitCode.INCONCLUSIVE)
     return RunResult(evidence.verdict, code, bundle.path, report, state=state, reason=reason)
 
+
+
+def _seal(bundle: BundleWriter, recorder: Recorder, evaluation: EvaluationConfig, drill: Drill,
+          options: RunOptions, config: LoadConfig, before: list[SteadyResult], state: str,
+          reason: str, after: list[SteadyResult] | None = None) -> tuple[Report, Evidence]:
+    """Close the bundle, judge the recording and write the evidence (no awaits: it also runs
+    while the run's task is being cancelled)."""
+    ended_at = time.time()
+    bundle.set_state(state, ended_at=ended_at, aborted=None if state == "complete" else (reason or state))  # type: ignore[arg-type]  # state is a RunState
+    bundle.close()
+    recording = recorder.recording(ended_at=ended_at, complete=state == "complete",
+                                   aborted=None if state == "complete" else (reason or state))
+    return judge_and_write(
+        bundle.path, recording, evaluation, drill=drill.name, state=state, before=before,
+        after=after or [],
+        drill_paths=[p for p in (options.drill_path, options.env_path) if p is not None],
+        options={"time_scale": options.time_scale, "load_scale": options.load_scale, "tier": options.tier,
+                 "no_preflight": options.no_preflight, "workers": config.workers,
+                 "max_driver_lag_ms": config.max_lag_p99_ms},
+    )

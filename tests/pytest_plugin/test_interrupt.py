@@ -54,3 +54,29 @@ def test_sigint_during_a_drill_reverts_the_fault_and_stops_pytest(
     assert evidence["state"] == "interrupted"
     assert all(f["reverted_at"] is not None for f in evidence["faults"])
     assert time.time() - evidence["faults"][0]["reverted_at"] < 60  # reverted at the signal, not the end
+
+
+def test_pytest_timeout_mid_fault_reverts_and_seals_the_evidence_as_interrupted(
+    tmp_path: Path, testbed: RunningTestbed
+) -> None:
+    """pytest-timeout (signal method) fires 10 s into an 80 s outage: the test fails with the
+    timeout, every fault is reverted before pytest moves on, and the bundle is sealed as
+    interrupted with the data collected so far (not left half-written)."""
+    (tmp_path / "outage.yaml").write_text(LONG_OUTAGE)
+    api = f"http://127.0.0.1:{testbed.config.ports.toxiproxy}/proxies"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--chaos-env", str(testbed.env_path), "--chaos-evidence-dir", "ev",
+         *COMMON_ARGS, "--timeout", "10", "--timeout-method", "signal", "outage.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out
+    assert "Timeout (>10.0s) from pytest-timeout" in out
+    assert {n for n, p in httpx.get(api, timeout=5).json().items() if not p["enabled"]} == set()
+    (bundle,) = (tmp_path / "ev").iterdir()
+    evidence = json.loads((bundle / "evidence.json").read_text())
+    assert evidence["state"] == "interrupted", evidence["state"]
+    assert evidence["verdict"] != "PASS"
+    assert evidence["faults"][0]["applied_at"] is not None
+    assert evidence["faults"][0]["reverted_at"] is not None
+    assert evidence["load"]["requests"] > 0  # what the run collected is kept
+    assert (bundle / "manifest.sha256").exists()
