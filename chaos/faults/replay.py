@@ -103,6 +103,38 @@ async def cleanup_environment(env: Environment) -> list[str]:
                         done.append(f"started container {container} (was {status})")
             except ChaosError as exc:
                 failures.append(f"{service}: {exc}")
+        if targets.runtime == "docker":
+            failures += await _reconnect_regions(env, executor, done)
     if failures:
         raise FaultError(env.name, "cleanup", "; ".join(failures))
     return done
+
+
+async def _reconnect_regions(env: Environment, executor: Executor, done: list[str]) -> list[str]:
+    """Reattach each region's containers to the Docker networks the region lists (a partition
+    whose journal is lost). The saved aliases are gone with the journal, so a compose service
+    gets back its service name, the alias compose gives it; a plain container its name."""
+    from chaos.faults.docker_runtime import compose_ref
+    from chaos.faults.scenarios import expand_env
+
+    failures: list[str] = []
+    project = targets_for(env).compose_project
+    for region_name, region in sorted(env.topology.regions.items()):
+        networks = [expand_env(n, where=f"topology.regions.{region_name}.networks[{i}]")
+                    for i, n in enumerate(region.networks)]
+        for service in region.services if networks else ():
+            ref = env.services.get(service)
+            if ref is None or ref.ref_kind == "process":
+                continue
+            target = ref.ref_name if ref.ref_kind == "container" else compose_ref(project, ref.ref_name)
+            try:
+                for container in await executor.docker.resolve(target):
+                    attached = await executor.docker.networks(container)
+                    for network in networks:
+                        if network not in attached:
+                            await executor.docker.connect(container, network, [ref.ref_name])
+                            done.append(f"reconnected container {container} to {network} "
+                                        f"(alias {ref.ref_name})")
+            except ChaosError as exc:
+                failures.append(f"{region_name}/{service}: {exc}")
+    return failures

@@ -35,11 +35,12 @@ def aliases_on(world: DockerWorld, network: str) -> list[str]:
     return [a for a in net.get("Aliases") or [] if a != info["Id"][:12]]
 
 
-def region_env(world: DockerWorld, toxiproxy_api: str, tmp_path: Path) -> Any:
+def region_env(world: DockerWorld, toxiproxy_api: str, tmp_path: Path,
+               redis_container: str = "no-such-redis") -> Any:
     """A docker environment whose region us-east is the test's server container, on the
     test's network (named through `${VAR:-default}`, expanded at resolve time)."""
     text = environment_yaml(toxiproxy_api, tmp_path / "unused", runtime="docker",
-                            redis_service="{container: no-such-redis}",
+                            redis_service=f"{{container: {redis_container}}}",
                             extra_services=f"  gateway-us-east: {{container: {world.server}}}",
                             region_services="[gateway-us-east]")
     text = text.replace("      services: [gateway-us-east]\n",
@@ -83,6 +84,24 @@ def test_region_failover_via_docker_network_cuts_the_container_and_reconnects_it
         assert code == 0, out
         assert out.startswith("ok")
         wait_for(lambda: world.get().startswith("ok"), 10, "published port answers again")
+
+
+@pytest.mark.docker
+def test_cleanup_env_reconnects_a_region_container_whose_journal_is_lost(
+        docker_client: Any, toxiproxy: ToxiproxyServer, tmp_path: Path) -> None:
+    """A partition left behind with no journal: `cleanup_environment` puts the region's
+    container back on the region's network, under the name the environment knows it by."""
+    from chaos.faults.replay import cleanup_environment
+
+    with docker_world(docker_client) as world:
+        env = region_env(world, toxiproxy.api_url, tmp_path, redis_container=world.probe)
+        world.client.api.disconnect_container_from_network(world.server, world.network, force=True)
+        assert world.network not in world.client.api.inspect_container(
+            world.server)["NetworkSettings"]["Networks"]
+        done = anyio.run(cleanup_environment, env)
+        assert f"reconnected container {world.server} to {world.network} (alias {world.server})" in done
+        assert world.server in aliases_on(world, world.network)
+        assert anyio.run(cleanup_environment, env) == []  # nothing left to do
 
 
 # -- redis_loss cut: reset ----------------------------------------------------------------
