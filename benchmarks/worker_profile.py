@@ -1,0 +1,81 @@
+"""Per-request CPU of one load worker, run in this process (no controller), with an optional
+cProfile of its hot path.
+
+    python benchmarks/worker_profile.py [--seconds 5] [--connections 64] [--query events=5]
+                                        [--server auto|go|python] [--profile] [--top 25]
+
+CPU is this process's rusage (user + sys) over the worker's run, so it is robust to other
+load on the machine; wall-clock rates are not. The server runs in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import resource
+import sys
+import time
+from pathlib import Path
+
+import uvloop
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sse_servers import start_server  # noqa: E402  # benchmarks/ is the script's directory
+
+from chaos.load import LoadConfig, StopSignal, WorkerShare, run  # noqa: E402
+from chaos.recording import LoadWindow  # noqa: E402
+
+
+def cpu_s() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--query", default="events=5")
+    parser.add_argument("--server", default="auto", choices=("auto", "go", "python"))
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    server, line = start_server(args.server)
+    print(line)
+    try:
+        for _ in range(args.repeat):
+            config = LoadConfig(url=server.url(args.query), streams=args.connections,
+                                hold_s=args.seconds, graceful_s=2.0, workers=1)
+            share = WorkerShare(config=config, worker_id="w0", worker_index=0, workers=1,
+                                stream_first=0, stream_count=config.streams, rate_per_s=0.0,
+                                phase=0.0, max_in_flight=1, start_wall=time.time() + 0.2)
+            windows: list[LoadWindow] = []
+            profiler = cProfile.Profile() if args.profile else None
+            before, wall = cpu_s(), time.monotonic()
+            if profiler is not None:
+                profiler.enable()
+            uvloop.run(run(share, windows.append, StopSignal()))
+            if profiler is not None:
+                profiler.disable()
+            after, wall = cpu_s(), time.monotonic() - wall
+            user, system = after[0] - before[0], after[1] - before[1]
+            used = user + system
+            ok = sum(w.counts["2xx"] for w in windows)
+            other = sum(sum(w.counts.values()) for w in windows) - ok
+            print(f"{ok} 2xx ({other} other) in {wall:.1f} s wall, {used:.2f} CPU-s: "
+                  f"{ok / used:,.0f} req/cpu-s, {1e6 * used / max(ok, 1):.1f} us CPU/request "
+                  f"({1e6 * user / max(ok, 1):.1f} user + {1e6 * system / max(ok, 1):.1f} sys)"
+                  + (" (profiled: slower)" if profiler is not None else ""))
+            if profiler is not None:
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
