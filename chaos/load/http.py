@@ -13,7 +13,9 @@ import json
 import re
 import ssl
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import httptools
 
@@ -23,7 +25,13 @@ _DATA_LINE = b"\ndata:"
 # An SSE `error` event inside a 2xx stream: the server gave up mid-answer (provider gone, region
 # cut behind the router). The client got a broken answer, so it counts as a broken stream.
 _ERROR_EVENTS = (b"\nevent: error", b"\nevent:error")
+_EVENT_FIELD = b"\nevent:"  # in every error event: one cheap search rules both out
 _TAIL = len(_ERROR_EVENTS[0]) - 1  # bytes kept from the previous chunk: patterns may straddle
+# The tail starts as filler + "\n", so a body that starts with "data:" counts its first line
+# and the tail is always _TAIL bytes long.
+_TAIL_START = b"\0" * (_TAIL - 1) + b"\n"
+_DATA_FROM = _TAIL - (len(_DATA_LINE) - 1)  # a data line that ends in the new bytes starts here
+_monotonic = time.monotonic
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +40,19 @@ class Timeouts:
     first_byte_s: float
     idle_s: float
     total_s: float
+    first_check_s: float = field(init=False)  # after a request starts, the first deadline check
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first_check_s", min(self.first_byte_s, self.idle_s, self.total_s))
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
+class Exchange(NamedTuple):
     """The outcome of one request on the wire. Instants are `time.monotonic()` seconds.
 
     `kind` is a transport failure kind (connect/reset/timeout/protocol/broken) or None when
     the server answered; `status` is None exactly when no status line was completed.
+    (A NamedTuple, not a frozen dataclass: it is built once per request on the hot path,
+    positionally, at a third of the cost.)
     """
 
     status: int | None
@@ -70,39 +83,73 @@ def error_code_of(head: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
+ExchangeDone = Callable[["Connection"], object]
+
+
 class Connection(asyncio.Protocol):
-    """One client connection; `exchange()` sends a request and waits for its outcome."""
+    """One client connection: `send()` starts a request and calls back when it has ended
+    (the worker's keep-alive loop runs in these callbacks); `exchange()` awaits one.
+
+    The hot path (a keep-alive request) allocates no future, no timer and no parser: the
+    parser lives as long as the connection (llhttp resets itself after a complete message,
+    and a connection is only reused after one), and the timeout timer is re-armed lazily
+    (see `_arm`).
+    """
+
+    __slots__ = (
+        "_body", "_bytes", "_collect_head", "_complete", "_connection_header", "_done",
+        "_ended_at", "_events", "_expected", "_first_byte_at", "_head", "_headers",
+        "_keep_alive", "_kind", "_last_byte_at", "_loop", "_parser", "_received_at", "_region",
+        "_region_header", "_stale_parser", "_start", "_status", "_tail", "_timeouts", "_timer",
+        "_timer_due", "_transport", "_wire_bytes", "closed", "on_body", "on_header",
+        "on_message_begin",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, region_header: bytes) -> None:
         self._loop = loop
         self._region_header = region_header.lower()
         self._transport: asyncio.Transport | None = None
+        # httptools looks its callbacks up once, when the parser is made. Body pieces and
+        # headers go straight into a list and a dict (C calls, no Python frame each), read
+        # once per read (`_take_body`) and once per head (`on_headers_complete`). A message
+        # begin pops the token `send()` put in `_expected`: a message nobody asked for (bytes
+        # after the response, in the same read) finds none, and its IndexError fails the
+        # parse. Invariant: the three containers are mutated in place, never rebound.
+        self._body: list[bytes] = []
+        self.on_body = self._body.append
+        self._headers: dict[bytes, bytes] = {}
+        self.on_header = self._headers.__setitem__
+        self._expected: list[None] = []
+        self.on_message_begin = self._expected.pop
         self._parser = httptools.HttpResponseParser(self)
+        self._stale_parser = False  # it saw bytes after a response: the next request gets a new one
         self.closed = False
-        self.requests = 0  # requests sent on this connection (keep-alive reuse count + 1)
-        self._waiter: asyncio.Future[None] | None = None
+        self._done: ExchangeDone | None = None  # set exactly while an exchange is in flight
+        # Invariant: `_timer` is None or fires at `_timer_due` (monotonic), never later
+        # than the pending exchange's next deadline.
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
+        self._received_at = 0.0  # when the bytes being parsed arrived
+        self._ended_at = self._last_byte_at = 0.0
+        self._keep_alive = self._connection_header = False
         self._reset_exchange(0.0, None)
 
     # -- per-request state -------------------------------------------------------------
     def _reset_exchange(self, start: float, timeouts: Timeouts | None) -> None:
+        # Not reset, as always written before they are read: `_ended_at` (by `_end`),
+        # `_last_byte_at` (with `_first_byte_at`), `_keep_alive` (read only once `_complete`).
         self._timeouts = timeouts
         self._start = start
-        self._status: int | None = None
-        self._headers_done = False
-        self._framed = False  # content-length or chunked: the body end is known without EOF
+        self._status: int | None = None  # None until the response head is complete
         self._complete = False
-        self._kind: str | None = None
+        self._kind: str | None = None  # "broken" as soon as an SSE error event arrives
         self._first_byte_at: float | None = None
-        self._last_byte_at = start
-        self._ended_at = start
         self._events = 0
         self._bytes = 0
-        self._tail = b"\n"  # so a body that starts with "data:" counts its first line
-        self._stream_error = False
+        self._tail = _TAIL_START
+        self._collect_head = False  # non-2xx, or after an SSE error event: keep the body's head
         self._region: str | None = None
         self._head = b""
-        self._keep_alive = False
         self._wire_bytes = 0
 
     # -- asyncio.Protocol --------------------------------------------------------------
@@ -110,16 +157,27 @@ class Connection(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None or self._complete:
+        if self._done is None or self._complete:
             self._abort()  # bytes nobody asked for: the connection cannot be trusted
             return
+        # One clock read per read: everything parsed from `data` arrived at this instant.
+        self._received_at = now = _monotonic()
         self._wire_bytes += len(data)
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail("protocol")
-        except httptools.HttpParserError:
-            self._fail("protocol")
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            if self._body:
+                self._take_body()
+            if self._complete:
+                self._stale_parser = True  # garbage after the response, in the same read
+                self._end(now)
+            else:
+                self._fail("protocol")
+            return
+        if self._body:
+            self._take_body()
+        if self._complete:
+            self._end(now)
 
     def eof_received(self) -> bool:
         self._finish_at_close(None)
@@ -127,47 +185,55 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._cancel_timer()
         self._finish_at_close(exc)
 
-    # -- httptools callbacks -----------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lname = name.lower()
-        if lname == self._region_header:
-            self._region = value.decode("latin-1")[:64]
-        elif lname in (b"content-length", b"transfer-encoding"):
-            self._framed = True
-
+    # -- httptools callbacks (besides the three C ones bound in __init__) ---------------
     def on_headers_complete(self) -> None:
-        self._status = self._parser.get_status_code()
-        self._headers_done = True
-        if self._status in (204, 304) or 100 <= (self._status or 0) < 200:
-            self._framed = True
+        status = self._status = self._parser.get_status_code()
+        self._collect_head = not 200 <= status < 300
+        headers = self._headers
+        names = {*map(bytes.lower, headers)}
+        # Only with a Connection header can llhttp's keep-alive differ from h11's (an
+        # HTTP/1.0 "keep-alive"); the version check is dear enough to skip otherwise.
+        self._connection_header = b"connection" in names
+        if self._region_header in names:
+            region = headers.get(self._region_header)  # the usual spelling: one C lookup
+            if region is None:
+                region = next(v for k, v in headers.items() if k.lower() == self._region_header)
+            self._region = region.decode("latin-1")[:64]
 
-    def on_body(self, body: bytes) -> None:
-        now = time.monotonic()
+    def on_message_complete(self) -> None:  # always after on_headers_complete
+        self._complete = True
+        parser = self._parser
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and self._connection_header:
+            # Like h11, never reuse an HTTP/1.0 connection, whatever its Connection header says.
+            keep_alive = parser.get_http_version() == "1.1"
+        self._keep_alive = keep_alive
+
+    def _take_body(self) -> None:
+        """Account for the body pieces parsed from one read (all arrived at `_received_at`)."""
+        pieces = self._body
+        body = b"".join(pieces)  # one piece: that piece itself
+        pieces.clear()
         if self._first_byte_at is None:
-            self._first_byte_at = now
-        self._last_byte_at = now
+            self._first_byte_at = self._received_at
+        self._last_byte_at = self._received_at
         self._bytes += len(body)
         chunk = self._tail + body
-        # Occurrences wholly inside the tail were counted with the previous chunk.
-        self._events += chunk.count(_DATA_LINE) - self._tail.count(_DATA_LINE)
+        # Occurrences that start in the tail's first bytes lie wholly inside it: they were
+        # counted with the previous read.
+        self._events += chunk.count(_DATA_LINE, _DATA_FROM)
         self._tail = chunk[-_TAIL:]
-        if not self._is_2xx() or self._stream_error:
+        if self._collect_head:
             if len(self._head) < ERROR_HEAD_BYTES:
                 self._head += body[: ERROR_HEAD_BYTES - len(self._head)]
-        elif _ERROR_EVENTS[0] in chunk or _ERROR_EVENTS[1] in chunk:
-            self._stream_error = True
+        elif _EVENT_FIELD in chunk and (_ERROR_EVENTS[0] in chunk or _ERROR_EVENTS[1] in chunk):
+            self._kind = "broken"  # unless a transport failure follows and says more
+            self._collect_head = True
             at = max(chunk.rfind(_ERROR_EVENTS[0]), chunk.rfind(_ERROR_EVENTS[1]))
             self._head = chunk[at + 1: at + 1 + ERROR_HEAD_BYTES]  # its data line has the code
-
-    def on_message_complete(self) -> None:
-        if not self._headers_done:
-            return
-        self._complete = True
-        # Like h11, never reuse an HTTP/1.0 connection, whatever its Connection header says.
-        self._keep_alive = self._parser.should_keep_alive() and self._parser.get_http_version() == "1.1"
-        self._resolve(time.monotonic())
 
     # -- the request -------------------------------------------------------------------
     async def exchange(self, request: bytes, timeouts: Timeouts) -> Exchange:
@@ -175,46 +241,52 @@ class Connection(asyncio.Protocol):
 
         Cancellation aborts the connection and propagates.
         """
-        assert self._transport is not None, "exchange() before the connection was made"
-        assert self._waiter is None, "one request at a time on a connection"
-        start = time.monotonic()
-        self._reset_exchange(start, timeouts)
-        self._parser = httptools.HttpResponseParser(self)
-        self.requests += 1
         waiter: asyncio.Future[None] = self._loop.create_future()
-        self._waiter = waiter
-        self._arm(min(timeouts.first_byte_s, timeouts.total_s))
-        self._transport.write(request)
+        self.send(request, timeouts, _waker(waiter))
         try:
             await waiter
         except asyncio.CancelledError:
-            self._abort()
+            self.close()
             raise
-        finally:
-            self._waiter = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        if not (self._complete and self._keep_alive):
+        return self.outcome()
+
+    def send(self, request: bytes, timeouts: Timeouts, done: ExchangeDone) -> float:
+        """Send `request` and return the instant it started (`time.monotonic()`).
+
+        `done(self)` is called once, from a loop callback, when the response has ended,
+        failed or timed out. Then `outcome()` says how: at once or later, but before the
+        next `send()`. `done` may send the next request itself."""
+        assert self._done is None, "one request at a time on a connection"
+        start = _monotonic()
+        self._reset_exchange(start, timeouts)
+        self._headers.clear()
+        self._expected.append(None)
+        if self._stale_parser:
+            self._parser = httptools.HttpResponseParser(self)
+            self._stale_parser = False
+        self._done = done
+        due = start + timeouts.first_check_s
+        if self._timer is None or self._timer_due > due:
+            self._arm(due)
+        self._transport.write(request)  # type: ignore[union-attr]  # None only before connection_made
+        return start
+
+    def outcome(self) -> Exchange:
+        """How the exchange `send()` started has ended (once `done` was called). A
+        connection that cannot carry another request is closed here."""
+        reusable = self._complete and self._keep_alive
+        if not reusable:
             self._abort()
-        kind = self._kind
-        if kind is None and self._stream_error:
-            kind = "broken"
+        head = self._head
         return Exchange(
-            status=self._status,
-            kind=kind,
-            first_byte_at=self._first_byte_at,
-            ended_at=self._ended_at,
-            events=self._events,
-            bytes_received=self._bytes,
-            region=self._region,
-            error_code=error_code_of(self._head) if self._head else None,
-            keep_alive=self._complete and self._keep_alive and not self.closed,
+            self._status, self._kind, self._first_byte_at, self._ended_at, self._events,
+            self._bytes, self._region, error_code_of(head) if head else None,
+            reusable and not self.closed,
         )
 
     @property
     def idle_reusable(self) -> bool:
-        return not self.closed and self._waiter is None
+        return not self.closed and self._done is None
 
     @property
     def silent_failure(self) -> bool:
@@ -222,21 +294,31 @@ class Connection(asyncio.Protocol):
         return self._kind == "reset" and self._wire_bytes == 0
 
     def close(self) -> None:
+        """Abort the connection; an exchange in flight is abandoned (`done` is not called)."""
+        self._done = None
         self._abort()
 
     # -- internals ---------------------------------------------------------------------
-    def _is_2xx(self) -> bool:
-        return self._status is not None and 200 <= self._status < 300
+    def _arm(self, due: float) -> None:
+        """Make the timer fire at `due`. `send()` keeps a timer already due earlier: it
+        fires, finds the deadline ahead and re-arms. Deadlines only move later on a
+        keep-alive connection, so the steady state arms no timer per request."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_due = due
+        self._timer = self._loop.call_later(max(due - _monotonic(), 0.0), self._on_timer)
 
-    def _arm(self, delay_s: float) -> None:
-        self._timer = self._loop.call_later(max(delay_s, 0.0), self._on_timer)
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._waiter is None or self._timeouts is None:
-            return
+        if self._done is None or self._timeouts is None:
+            return  # between requests: the next one arms again
         t = self._timeouts
-        now = time.monotonic()
+        now = _monotonic()
         phase_deadline = (
             self._start + t.first_byte_s
             if self._first_byte_at is None
@@ -245,41 +327,60 @@ class Connection(asyncio.Protocol):
         deadline = min(self._start + t.total_s, phase_deadline)
         if now >= deadline - 0.0005:
             self._fail("timeout")
+        elif self._first_byte_at is None:
+            self._arm(min(deadline, now + t.idle_s))  # a first byte may start the idle clock
         else:
-            self._arm(deadline - now)
+            self._arm(deadline)
+
+    def _framed(self) -> bool:
+        """The response's end is known without EOF (content-length, chunked, or no body)."""
+        status = self._status or 0
+        return status < 200 or status in (204, 304) or any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name in self._headers
+        )
 
     def _finish_at_close(self, exc: Exception | None) -> None:
-        if self._waiter is None or self._waiter.done():
+        if self._done is None:
             return
-        if self._headers_done and not self._framed and exc is None:
+        if self._status is not None and exc is None and not self._framed():
             self._complete = True  # close-delimited body: EOF is its end
             self._keep_alive = False
-            self._resolve(time.monotonic())
-        elif self._headers_done:
+            self._end(_monotonic())
+        elif self._status is not None:
             # The server answered; a 2xx cut short is a broken stream, any other status
             # keeps its class (the server already said what it had to say).
-            self._fail("broken" if self._is_2xx() else None)
+            self._fail("broken" if 200 <= self._status < 300 else None)
         else:
             self._fail("reset")
 
     def _fail(self, kind: str | None) -> None:
-        if self._waiter is None or self._waiter.done():
+        if self._done is None:
             return
         self._kind = kind
         self._keep_alive = False
         self._abort()
-        self._resolve(time.monotonic())
+        self._end(_monotonic())
 
-    def _resolve(self, now: float) -> None:
+    def _end(self, now: float) -> None:
         self._ended_at = now
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        done = self._done
+        if done is not None:
+            self._done = None
+            done(self)
 
     def _abort(self) -> None:
         self.closed = True
+        self._cancel_timer()
         if self._transport is not None:
             self._transport.abort()
+
+
+def _waker(waiter: asyncio.Future[None]) -> ExchangeDone:
+    def done(_: Connection) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    return done
 
 
 async def open_connection(

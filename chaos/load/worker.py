@@ -23,6 +23,7 @@ from chaos.load.schedule import Ramp, arrivals, stream_window
 from chaos.load.window import WindowAccumulator
 from chaos.recording import LoadWindow
 
+_monotonic = time.monotonic
 ERROR_BACKOFF_S = 0.1  # closed model: pause after a transport failure, so a refused port is not a busy loop
 STOP_POLL_S = 0.05
 
@@ -168,13 +169,45 @@ class _Worker:
         conn: Connection | None = None
         try:
             while not self.stopping and time.monotonic() < stop_at:
-                conn, kind = await self._request(conn, request, None)
+                if conn is not None and self.cfg.think_time_s == 0 and conn.idle_reusable:
+                    conn, kind = await self._keep_alive_run(conn, request, stop_at)
+                else:
+                    conn, kind = await self._request(conn, request, None)
                 pause = self.cfg.think_time_s + (ERROR_BACKOFF_S if kind is not None else 0.0)
                 if pause > 0:
                     await asyncio.sleep(pause)
         finally:
             if conn is not None:
                 conn.close()
+
+    async def _keep_alive_run(
+        self, conn: Connection, request: bytes, stop_at: float,
+    ) -> tuple[Connection | None, str | None]:
+        """Back-to-back requests on `conn`, each sent from the callback that ends the one
+        before (no task switch per request), until one fails, the connection cannot be
+        reused, or the stream must stop. Returns like `_request`."""
+        run = _KeepAliveRun(self, conn, request, stop_at)
+        try:
+            outcome = await run.ended
+        except asyncio.CancelledError:
+            if run.in_flight:
+                conn.close()
+                self.in_flight -= 1
+                self.acc.cancelled += 1
+            raise
+        if outcome is not None:
+            return outcome
+        # The server closed the idle keep-alive connection under the last request: retry
+        # it once, fresh; it is still counted in flight and started, not yet recorded.
+        try:
+            exchange, fresh = await self._fresh_exchange(request)
+        except asyncio.CancelledError:
+            self.in_flight -= 1
+            self.acc.cancelled += 1
+            raise
+        self.in_flight -= 1
+        self.acc.record(exchange, run.start)
+        return (fresh if exchange.keep_alive else None), exchange.kind
 
     async def _arrivals(self, tasks: set[asyncio.Task[None]]) -> None:
         pool: deque[Connection] = deque()
@@ -218,36 +251,36 @@ class _Worker:
         self, conn: Connection | None, request: bytes, intended: float | None,
     ) -> tuple[Connection | None, str | None]:
         """One counted request; returns the connection to reuse and the transport kind."""
-        self.acc.started += 1
+        acc = self.acc
+        acc.started += 1
         self.in_flight += 1
         start = time.monotonic() if intended is None else intended
         try:
-            exchange, conn = await self._exchange(conn, request)
+            if conn is not None and conn.idle_reusable:
+                exchange = await conn.exchange(request, self.timeouts)
+                if conn.silent_failure:
+                    # The server closed the idle keep-alive connection: retry once, fresh.
+                    exchange, conn = await self._fresh_exchange(request)
+            else:
+                exchange, conn = await self._fresh_exchange(request)
         except asyncio.CancelledError:
             self.in_flight -= 1
-            self.acc.cancelled += 1
+            acc.cancelled += 1
             raise
         self.in_flight -= 1
-        self.acc.record(exchange, start)
-        return conn, exchange.kind
+        acc.record(exchange, start)
+        return (conn if exchange.keep_alive else None), exchange.kind
 
-    async def _exchange(self, conn: Connection | None, request: bytes) -> tuple[Exchange, Connection | None]:
-        for attempt in (0, 1):
-            reused = conn is not None and conn.idle_reusable
-            if conn is None or not reused:
-                try:
-                    conn = await open_connection(
-                        self.target.host, self.target.port, tls=self.tls,
-                        connect_timeout_s=self.timeouts.connect_s, region_header=self.region_header,
-                    )
-                except (OSError, TimeoutError):
-                    return _connect_failure(), None
-            exchange = await conn.exchange(request, self.timeouts)
-            if reused and attempt == 0 and conn.silent_failure:
-                conn = None  # the server closed an idle keep-alive connection: retry once, fresh
-                continue
-            return exchange, (conn if exchange.keep_alive else None)
-        raise AssertionError("unreachable: the second attempt always returns")
+    async def _fresh_exchange(self, request: bytes) -> tuple[Exchange, Connection | None]:
+        """`request` on a new connection (a failed connect is an Exchange too)."""
+        try:
+            conn = await open_connection(
+                self.target.host, self.target.port, tls=self.tls,
+                connect_timeout_s=self.timeouts.connect_s, region_header=self.region_header,
+            )
+        except (OSError, TimeoutError):
+            return _connect_failure(), None
+        return await conn.exchange(request, self.timeouts), conn
 
     def _request_for(self, k: int) -> bytes:
         subject = k % self.cfg.subjects
@@ -260,6 +293,53 @@ class _Worker:
             )
             self.requests[subject] = request
         return request
+
+
+class _KeepAliveRun:
+    """The closed model's hot loop: requests back to back on one keep-alive connection,
+    driven from the connection's end-of-exchange callback.
+
+    `ended` resolves with (connection to reuse, transport kind) like `_request`, or with
+    None when the last request hit a stale keep-alive connection and must be retried.
+    Invariant: while `in_flight`, exactly one request of this run is started and neither
+    recorded nor cancelled; `start` is its start.
+    """
+
+    __slots__ = ("acc", "ended", "in_flight", "request", "start", "stop_at", "timeouts", "worker")
+
+    def __init__(self, worker: _Worker, conn: Connection, request: bytes, stop_at: float) -> None:
+        self.worker = worker
+        self.acc = worker.acc  # one accumulator for the worker's life (it clears itself per window)
+        self.request = request
+        self.stop_at = stop_at
+        self.timeouts = worker.timeouts
+        self.ended: asyncio.Future[tuple[Connection | None, str | None] | None] = worker.loop.create_future()
+        self.in_flight = False
+        self.start = 0.0
+        self._send(conn)
+
+    def _send(self, conn: Connection) -> None:
+        self.acc.started += 1
+        self.worker.in_flight += 1
+        self.in_flight = True
+        self.start = conn.send(self.request, self.timeouts, self)
+
+    def __call__(self, conn: Connection) -> None:
+        exchange = conn.outcome()
+        if self.ended.done():  # cancelled: the task counts the request as cancelled
+            return
+        kind = exchange.kind
+        if kind is not None and conn.silent_failure:
+            self.ended.set_result(None)  # still in flight: the task retries it
+            return
+        self.in_flight = False
+        worker = self.worker
+        worker.in_flight -= 1
+        self.acc.record(exchange, self.start)
+        if kind is None and exchange.keep_alive and not worker.stopping and _monotonic() < self.stop_at:
+            self._send(conn)
+        else:
+            self.ended.set_result((conn if exchange.keep_alive else None, kind))
 
 
 def _connect_failure() -> Exchange:

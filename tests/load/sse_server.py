@@ -8,6 +8,8 @@ Each request says what it wants in its query string:
   error         the JSON `error` code of a non-2xx body (default "test_error")
   framing       chunked | length | close (default chunked)
   close         1: send `Connection: close` and close after the response
+  hangup        1: close after the response without saying so (a keep-alive timeout that
+                just expired): the client's next request on it finds the connection gone
   abort_after   close the connection (no proper end) after this many events
   error_after   after this many events send `event: error` with the JSON `error` code, then
                 end the response properly (chunked framing), as a gateway does mid-stream
@@ -57,6 +59,7 @@ class SSEProtocol(asyncio.Protocol):
         self.busy = False
         self.handles: list[asyncio.TimerHandle] = []
         self.error_after: tuple[int, bytes] | None = None  # (events before it, error code)
+        self.hangup = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop transports are duck-typed
@@ -114,6 +117,7 @@ class SSEProtocol(asyncio.Protocol):
         events = int(q.get("events", "1"))
         framing = q.get("framing", "chunked")
         abort_after = int(q["abort_after"]) if "abort_after" in q else None
+        self.hangup = q.get("hangup") == "1"
         if "error_after" in q:
             self.error_after = (int(q["error_after"]), q.get("error", "test_error").encode())
         head = b"HTTP/1.1 %d %s\r\ncontent-type: text/event-stream\r\n%s" % (
@@ -170,7 +174,7 @@ class SSEProtocol(asyncio.Protocol):
         if framing == "chunked":
             self.write(b"0\r\n\r\n")
         self.handles.clear()
-        if (close or framing == "close") and self.transport is not None:
+        if (close or framing == "close" or self.hangup) and self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:

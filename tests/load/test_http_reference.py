@@ -190,3 +190,33 @@ def test_error_codes_come_from_the_json_error_field_only() -> None:
     assert error_code_of(b'{"error": "provider_down", "detail": "' + b"x" * 300) == "provider_down"
     assert error_code_of(b"<html>502 Bad Gateway</html>") is None
     assert error_code_of(b'{"message": "no code"}') is None
+
+
+def test_bytes_after_a_response_in_the_same_read_do_not_reach_the_next_response() -> None:
+    """The parser outlives a response on a keep-alive connection; a server that writes the
+    start of a message nobody asked for right after one leaves the next response intact."""
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\ndata: 1\n\ndata: 2"
+    stray = b"HTTP/1.1 200 OK\r\nX-Stray: 1\r\n"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for reply in (ok + stray, ok):
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(2)
+            writer.write(reply)
+            await writer.drain()
+        writer.close()
+
+    async def main() -> list[tuple[int | None, str | None, int, bool]]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        request = build_request(method="POST", path="/", host_header="x", body=b"{}", token=None)
+        seen = []
+        async with server:
+            conn = await open_connection("127.0.0.1", port, tls=None, connect_timeout_s=2, region_header=b"x-r")
+            for _ in range(2):
+                ex = await conn.exchange(request, TIMEOUTS)
+                seen.append((ex.status, ex.kind, ex.events, ex.keep_alive))
+            conn.close()
+        return seen
+
+    assert asyncio.run(main()) == [(200, None, 2, True), (200, None, 2, True)]

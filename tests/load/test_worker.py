@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
+
 from chaos.load import LoadConfig, StopSignal
 from chaos.recording import STATUS_CLASSES
-from tests.load.conftest import SSEServer
+from tests.load.conftest import SSEServer, start_sse_server
 from tests.load.helpers import merged, recorded, run_worker, total
 
 
@@ -127,3 +131,39 @@ def test_stop_signal_ends_the_worker_early_and_in_flight_finish_within_grace(sse
     assert duration < 3.0
     assert sum(w.started for w in windows) == recorded(windows) + sum(w.cancelled for w in windows)
     assert sum(w.cancelled for w in windows) == 0  # 100 ms streams finish within the grace
+
+
+def test_a_keep_alive_connection_closed_under_the_next_request_is_retried_once_fresh(sse_server: SSEServer) -> None:
+    """The server hangs up after each response without saying so: a request sent on the
+    dead connection fails before any byte and is retried once on a new one, counted once."""
+    windows = run_worker(_config(sse_server.url(events=2, hangup=1), streams=4, hold_s=0.5))
+    n = recorded(windows)
+    assert n > 20
+    assert total(windows, "2xx") == n, [dict(w.transport) for w in windows]
+    assert sum(w.started for w in windows) == n + sum(w.cancelled for w in windows)
+    assert sum(w.events for w in windows) == 2 * n
+
+
+def test_requests_in_flight_on_reused_connections_at_the_graceful_end_are_cancelled() -> None:
+    """Streams deep in keep-alive reuse when the server stalls: the graceful end cancels
+    each one's request in flight, once, and the books balance."""
+    server = start_sse_server()  # its own: the stall must not reach other tests
+
+    def stall_soon(signal: StopSignal) -> None:
+        del signal
+        stall = f"{server.base}/admin/stall?ms=4000"
+        asyncio.get_running_loop().call_later(0.4, lambda: httpx.get(stall, timeout=5))
+
+    try:
+        windows = run_worker(
+            _config(server.url(events=1), streams=6, hold_s=0.6, graceful_s=0.3), during=stall_soon,
+        )
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+    started = sum(w.started for w in windows)
+    cancelled = sum(w.cancelled for w in windows)
+    assert recorded(windows) > 6 * 10  # every stream reused its connection before the stall
+    assert cancelled == 6
+    assert started == recorded(windows) + cancelled
+    assert windows[-1].in_flight == 0
