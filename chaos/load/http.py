@@ -25,13 +25,19 @@ _DATA_LINE = b"\ndata:"
 # An SSE `error` event inside a 2xx stream: the server gave up mid-answer (provider gone, region
 # cut behind the router). The client got a broken answer, so it counts as a broken stream.
 _ERROR_EVENTS = (b"\nevent: error", b"\nevent:error")
-_EVENT_FIELD = b"\nevent:"  # in every error event: one cheap search rules both out
+# In every error event: one cheap search rules both out. (`find`, not `in`: bytes.__contains__
+# first tries its argument as an int and pays for a TypeError before it searches.)
+_EVENT_FIELD = b"\nevent:"
 _TAIL = len(_ERROR_EVENTS[0]) - 1  # bytes kept from the previous chunk: patterns may straddle
 # The tail starts as filler + "\n", so a body that starts with "data:" counts its first line
 # and the tail is always _TAIL bytes long.
 _TAIL_START = b"\0" * (_TAIL - 1) + b"\n"
 _DATA_FROM = _TAIL - (len(_DATA_LINE) - 1)  # a data line that ends in the new bytes starts here
 _monotonic = time.monotonic
+# Body pieces wait (at most this many, or one read this large) to be counted in one pass;
+# every exchange's end counts what is left, so nothing outlives its exchange.
+_PENDING_PIECES = 16
+_PENDING_READ_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +107,7 @@ class Connection(asyncio.Protocol):
         "_ended_at", "_events", "_expected", "_first_byte_at", "_head", "_headers",
         "_keep_alive", "_kind", "_last_byte_at", "_loop", "_parser", "_received_at", "_region",
         "_region_header", "_stale_parser", "_start", "_status", "_tail", "_timeouts", "_timer",
-        "_timer_due", "_transport", "_wire_bytes", "closed", "on_body", "on_header",
+        "_timer_due", "_transport", "closed", "on_body", "on_header",
         "on_message_begin",
     )
 
@@ -111,7 +117,7 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         # httptools looks its callbacks up once, when the parser is made. Body pieces and
         # headers go straight into a list and a dict (C calls, no Python frame each), read
-        # once per read (`_take_body`) and once per head (`on_headers_complete`). A message
+        # in batches (`_take_body`) and once per head (`on_headers_complete`). A message
         # begin pops the token `send()` put in `_expected`: a message nobody asked for (bytes
         # after the response, in the same read) finds none, and its IndexError fails the
         # parse. Invariant: the three containers are mutated in place, never rebound.
@@ -150,7 +156,6 @@ class Connection(asyncio.Protocol):
         self._collect_head = False  # non-2xx, or after an SSE error event: keep the body's head
         self._region: str | None = None
         self._head = b""
-        self._wire_bytes = 0
 
     # -- asyncio.Protocol --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -162,22 +167,30 @@ class Connection(asyncio.Protocol):
             return
         # One clock read per read: everything parsed from `data` arrived at this instant.
         self._received_at = now = _monotonic()
-        self._wire_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            if self._body:
-                self._take_body()
-            if self._complete:
-                self._stale_parser = True  # garbage after the response, in the same read
-                self._end(now)
-            else:
-                self._fail("protocol")
+            self._parse_failed(now)
             return
         if self._body:
-            self._take_body()
+            if self._first_byte_at is None:
+                self._first_byte_at = now
+            self._last_byte_at = now
+            if len(self._body) >= _PENDING_PIECES or len(data) > _PENDING_READ_BYTES:
+                self._take_body()
         if self._complete:
             self._end(now)
+
+    def _parse_failed(self, now: float) -> None:
+        if self._body:
+            if self._first_byte_at is None:
+                self._first_byte_at = now
+            self._last_byte_at = now
+        if self._complete:
+            self._stale_parser = True  # garbage after the response, in the same read
+            self._end(now)
+        else:
+            self._fail("protocol")
 
     def eof_received(self) -> bool:
         self._finish_at_close(None)
@@ -213,13 +226,11 @@ class Connection(asyncio.Protocol):
         self._keep_alive = keep_alive
 
     def _take_body(self) -> None:
-        """Account for the body pieces parsed from one read (all arrived at `_received_at`)."""
+        """Count the events and bytes of the body pieces parsed so far (their arrival was
+        noted per read) and look for an SSE error event; keep a non-2xx body's head."""
         pieces = self._body
-        body = b"".join(pieces)  # one piece: that piece itself
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         pieces.clear()
-        if self._first_byte_at is None:
-            self._first_byte_at = self._received_at
-        self._last_byte_at = self._received_at
         self._bytes += len(body)
         chunk = self._tail + body
         # Occurrences that start in the tail's first bytes lie wholly inside it: they were
@@ -229,8 +240,9 @@ class Connection(asyncio.Protocol):
         if self._collect_head:
             if len(self._head) < ERROR_HEAD_BYTES:
                 self._head += body[: ERROR_HEAD_BYTES - len(self._head)]
-        elif _EVENT_FIELD in chunk and (_ERROR_EVENTS[0] in chunk or _ERROR_EVENTS[1] in chunk):
-            self._kind = "broken"  # unless a transport failure follows and says more
+        elif chunk.find(_EVENT_FIELD) >= 0 and (_ERROR_EVENTS[0] in chunk or _ERROR_EVENTS[1] in chunk):
+            if self._kind is None:  # a transport failure noted before says more
+                self._kind = "broken"
             self._collect_head = True
             at = max(chunk.rfind(_ERROR_EVENTS[0]), chunk.rfind(_ERROR_EVENTS[1]))
             self._head = chunk[at + 1: at + 1 + ERROR_HEAD_BYTES]  # its data line has the code
@@ -291,7 +303,7 @@ class Connection(asyncio.Protocol):
     @property
     def silent_failure(self) -> bool:
         """The last exchange failed before any response byte (a stale keep-alive race)."""
-        return self._kind == "reset" and self._wire_bytes == 0
+        return self._kind == "reset" and self._received_at < self._start
 
     def close(self) -> None:
         """Abort the connection; an exchange in flight is abandoned (`done` is not called)."""
@@ -362,6 +374,8 @@ class Connection(asyncio.Protocol):
         self._end(_monotonic())
 
     def _end(self, now: float) -> None:
+        if self._body:
+            self._take_body()
         self._ended_at = now
         done = self._done
         if done is not None:
