@@ -34,6 +34,7 @@ _TAIL = len(_ERROR_EVENTS[0]) - 1  # bytes kept from the previous chunk: pattern
 _TAIL_START = b"\0" * (_TAIL - 1) + b"\n"
 _DATA_FROM = _TAIL - (len(_DATA_LINE) - 1)  # a data line that ends in the new bytes starts here
 _monotonic = time.monotonic
+_new_tuple = tuple.__new__
 # Body pieces wait (at most this many, or one read this large) to be counted in one pass;
 # every exchange's end counts what is left, so nothing outlives its exchange.
 _PENDING_PIECES = 16
@@ -105,10 +106,10 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "_body", "_bytes", "_collect_head", "_complete", "_connection_header", "_done",
         "_ended_at", "_events", "_expected", "_first_byte_at", "_head", "_headers",
-        "_keep_alive", "_kind", "_last_byte_at", "_loop", "_parser", "_received_at", "_region",
-        "_region_header", "_stale_parser", "_start", "_status", "_tail", "_timeouts", "_timer",
-        "_timer_due", "_transport", "closed", "on_body", "on_header",
-        "on_message_begin",
+        "_keep_alive", "_kind", "_last_byte_at", "_loop", "_names", "_parser", "_received_at",
+        "_region", "_region_header", "_region_key", "_stale_parser", "_start", "_status",
+        "_tail", "_timeouts", "_timer", "_timer_due", "_transport", "closed", "on_body",
+        "on_header", "on_message_begin",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, region_header: bytes) -> None:
@@ -138,6 +139,8 @@ class Connection(asyncio.Protocol):
         self._received_at = 0.0  # when the bytes being parsed arrived
         self._ended_at = self._last_byte_at = 0.0
         self._keep_alive = self._connection_header = False
+        self._names: set[bytes] = set()  # the header names last read, and what they said:
+        self._region_key: bytes | None = None
         self._reset_exchange(0.0, None)
 
     # -- per-request state -------------------------------------------------------------
@@ -176,9 +179,12 @@ class Connection(asyncio.Protocol):
             if self._first_byte_at is None:
                 self._first_byte_at = now
             self._last_byte_at = now
+            if self._complete:
+                self._end(now)  # it counts the body
+                return
             if len(self._body) >= _PENDING_PIECES or len(data) > _PENDING_READ_BYTES:
                 self._take_body()
-        if self._complete:
+        elif self._complete:
             self._end(now)
 
     def _parse_failed(self, now: float) -> None:
@@ -206,15 +212,21 @@ class Connection(asyncio.Protocol):
         status = self._status = self._parser.get_status_code()
         self._collect_head = not 200 <= status < 300
         headers = self._headers
-        names = {*map(bytes.lower, headers)}
+        if headers.keys() != self._names:
+            self._learn_names()
+        if self._region_key is not None:
+            self._region = headers[self._region_key].decode("latin-1")[:64]
+
+    def _learn_names(self) -> None:
+        """Read the header names: where the region is, whether a Connection header came. A
+        server sends the same names, spelled the same, response after response, so this
+        runs about once per connection."""
+        self._names = set(self._headers)
+        spelled = {name.lower(): name for name in self._names}
+        self._region_key = spelled.get(self._region_header)
         # Only with a Connection header can llhttp's keep-alive differ from h11's (an
         # HTTP/1.0 "keep-alive"); the version check is dear enough to skip otherwise.
-        self._connection_header = b"connection" in names
-        if self._region_header in names:
-            region = headers.get(self._region_header)  # the usual spelling: one C lookup
-            if region is None:
-                region = next(v for k, v in headers.items() if k.lower() == self._region_header)
-            self._region = region.decode("latin-1")[:64]
+        self._connection_header = b"connection" in spelled
 
     def on_message_complete(self) -> None:  # always after on_headers_complete
         self._complete = True
@@ -229,7 +241,7 @@ class Connection(asyncio.Protocol):
         """Count the events and bytes of the body pieces parsed so far (their arrival was
         noted per read) and look for an SSE error event; keep a non-2xx body's head."""
         pieces = self._body
-        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        body = b"".join(pieces)  # of one piece: that piece, not a copy
         pieces.clear()
         self._bytes += len(body)
         chunk = self._tail + body
@@ -290,11 +302,11 @@ class Connection(asyncio.Protocol):
         if not reusable:
             self._abort()
         head = self._head
-        return Exchange(
+        return _new_tuple(Exchange, (  # Exchange(...) without its Python-level __new__
             self._status, self._kind, self._first_byte_at, self._ended_at, self._events,
             self._bytes, self._region, error_code_of(head) if head else None,
             reusable and not self.closed,
-        )
+        ))
 
     @property
     def idle_reusable(self) -> bool:

@@ -78,7 +78,8 @@ class WindowAccumulator:
     """Counts for the current window; `close()` returns the `LoadWindow` and starts anew.
 
     Invariant: every started request is either recorded (in `counts`) or cancelled, in
-    some window of the same worker.
+    some window of the same worker. `counts["2xx"]` is only filled in by `close()`: until
+    then the 2xx requests are the `completion` latencies.
     """
 
     def __init__(self, run_id: str, worker_id: str, incarnation: int) -> None:
@@ -108,15 +109,17 @@ class WindowAccumulator:
         if first_byte_at is not None:
             self.first_token.add(int((first_byte_at - start) * 1e6))
         if kind is None and status is not None and 200 <= status < 300:
-            cls = "2xx"  # the hot path: neither a transport kind nor an error code to count
+            # The hot path: no transport kind, no error code, and the 2xx count is the
+            # number of completions (filled in at close).
+            cls = "2xx"
             self.completion.add(int((ended_at - start) * 1e6))
         else:
             cls = status_class(exchange)
+            self.counts[cls] += 1
             if kind is not None:
                 self.transport[kind] = self.transport.get(kind, 0) + 1
             if error_code is not None:
                 self.error_codes[error_code] = self.error_codes.get(error_code, 0) + 1
-        self.counts[cls] += 1
         if region is not None:
             self.regions[region] = self.regions.get(region, 0) + 1
         self.events += events
@@ -127,6 +130,7 @@ class WindowAccumulator:
         self, *, start_wall: float, end_wall: float, in_flight: int, loop_lag_p99_ms: float,
         cpu_percent: float, max_lag_p99_ms: float, max_cpu_percent: float,
     ) -> LoadWindow:
+        self.counts["2xx"] = len(self.completion)
         window = LoadWindow(
             run_id=self.run_id,
             worker_id=self.worker_id,

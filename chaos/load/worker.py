@@ -301,11 +301,14 @@ class _KeepAliveRun:
 
     `ended` resolves with (connection to reuse, transport kind) like `_request`, or with
     None when the last request hit a stale keep-alive connection and must be retried.
-    Invariant: while `in_flight`, exactly one request of this run is started and neither
-    recorded nor cancelled; `start` is its start.
+    Invariant: while `in_flight`, exactly one request of this run is started, neither
+    recorded nor cancelled, and counted once in the worker's `in_flight`; `start` is its
+    start.
     """
 
-    __slots__ = ("acc", "ended", "in_flight", "request", "start", "stop_at", "timeouts", "worker")
+    __slots__ = (
+        "acc", "ended", "in_flight", "on_done", "request", "start", "stop_at", "timeouts", "worker",
+    )
 
     def __init__(self, worker: _Worker, conn: Connection, request: bytes, stop_at: float) -> None:
         self.worker = worker
@@ -314,17 +317,13 @@ class _KeepAliveRun:
         self.stop_at = stop_at
         self.timeouts = worker.timeouts
         self.ended: asyncio.Future[tuple[Connection | None, str | None] | None] = worker.loop.create_future()
-        self.in_flight = False
-        self.start = 0.0
-        self._send(conn)
-
-    def _send(self, conn: Connection) -> None:
-        self.acc.started += 1
-        self.worker.in_flight += 1
+        self.on_done = self._on_done  # bound once, called once per request
         self.in_flight = True
-        self.start = conn.send(self.request, self.timeouts, self)
+        worker.in_flight += 1
+        self.acc.started += 1
+        self.start = conn.send(request, self.timeouts, self.on_done)
 
-    def __call__(self, conn: Connection) -> None:
+    def _on_done(self, conn: Connection) -> None:
         exchange = conn.outcome()
         if self.ended.done():  # cancelled: the task counts the request as cancelled
             return
@@ -332,13 +331,15 @@ class _KeepAliveRun:
         if kind is not None and conn.silent_failure:
             self.ended.set_result(None)  # still in flight: the task retries it
             return
-        self.in_flight = False
+        acc = self.acc
+        acc.record(exchange, self.start)
         worker = self.worker
-        worker.in_flight -= 1
-        self.acc.record(exchange, self.start)
         if kind is None and exchange.keep_alive and not worker.stopping and _monotonic() < self.stop_at:
-            self._send(conn)
+            acc.started += 1  # the next request takes this one's place in flight
+            self.start = conn.send(self.request, self.timeouts, self.on_done)
         else:
+            self.in_flight = False
+            worker.in_flight -= 1
             self.ended.set_result((conn if exchange.keep_alive else None, kind))
 
 
