@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--query", default="events=5")
+    parser.add_argument("--ramp-up", type=float, default=0.0)
     parser.add_argument("--server", default="auto", choices=("auto", "go", "python"))
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
@@ -50,10 +51,12 @@ def main() -> None:
     try:
         for _ in range(args.repeat):
             config = LoadConfig(url=server.url(args.query), streams=args.connections,
-                                hold_s=args.seconds, graceful_s=2.0, workers=1)
+                                ramp_up_s=args.ramp_up, hold_s=args.seconds, graceful_s=2.0,
+                                workers=1)
             share = WorkerShare(config=config, worker_id="w0", worker_index=0, workers=1,
                                 stream_first=0, stream_count=config.streams, rate_per_s=0.0,
-                                phase=0.0, max_in_flight=1, start_wall=time.time() + 0.2)
+                                phase=0.0, max_in_flight=1, start_wall=time.time() + 0.2,
+                                heartbeat_timeout_s=3600.0)  # no controller beats here
             windows: list[LoadWindow] = []
             profiler = cProfile.Profile() if args.profile else None
             before, wall = cpu_s(), time.monotonic()
@@ -66,11 +69,15 @@ def main() -> None:
             user, system = after[0] - before[0], after[1] - before[1]
             used = user + system
             ok = sum(w.counts["2xx"] for w in windows)
+            events = sum(w.events for w in windows)
             other = sum(sum(w.counts.values()) for w in windows) - ok
             print(f"{ok} 2xx ({other} other) in {wall:.1f} s wall, {used:.2f} CPU-s: "
                   f"{ok / used:,.0f} req/cpu-s, {1e6 * used / max(ok, 1):.1f} us CPU/request "
-                  f"({1e6 * user / max(ok, 1):.1f} user + {1e6 * system / max(ok, 1):.1f} sys)"
+                  f"({1e6 * user / max(ok, 1):.1f} user + {1e6 * system / max(ok, 1):.1f} sys); "
+                  f"{events} events, {1e6 * used / max(events, 1):.1f} us CPU/event"
                   + (" (profiled: slower)" if profiler is not None else ""))
+            print("windows (lag p99 ms / CPU %): " + ", ".join(
+                f"{w.loop_lag_p99_ms:.1f}/{w.cpu_percent:.0f}" for w in windows))
             if profiler is not None:
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
     finally:
