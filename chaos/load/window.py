@@ -6,7 +6,7 @@ from collections import Counter
 
 from hdrh.histogram import HdrHistogram
 
-from chaos.load.http import Exchange
+from chaos.load.exchange import Exchange
 from chaos.recording import (
     HIST_HIGHEST_US,
     HIST_LOWEST_US,

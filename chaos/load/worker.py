@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chaos.load.config import LoadConfig
-from chaos.load.http import Connection, Exchange, Timeouts, build_request, open_connection
+from chaos.load.exchange import Exchange, Timeouts, build_request
+from chaos.load.http import Connection, open_connection
 from chaos.load.limits import check_fd_limit
 from chaos.load.monitor import CpuMeter, LagMonitor
 from chaos.load.schedule import Ramp, arrivals, stream_window

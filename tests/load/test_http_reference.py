@@ -14,7 +14,8 @@ import h11
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaos.load.http import Timeouts, build_request, error_code_of, open_connection
+from chaos.load.exchange import Timeouts, build_request, error_code_of
+from chaos.load.http import open_connection
 
 TIMEOUTS = Timeouts(connect_s=2, first_byte_s=2, idle_s=2, total_s=5)
 
