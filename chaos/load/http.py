@@ -99,7 +99,7 @@ class Connection(asyncio.Protocol):
         self._start = start
         self._status: int | None = None  # None until the response head is complete
         self._complete = False
-        self._kind: str | None = None  # "broken" as soon as an SSE error event arrives
+        self._kind: str | None = None  # "broken" once an SSE error event is counted
         self._first_byte_at: float | None = None
         self._events = 0
         self._bytes = 0
@@ -194,7 +194,7 @@ class Connection(asyncio.Protocol):
         self._bytes += len(body)
         chunk = self._tail + body
         # Occurrences that start in the tail's first bytes lie wholly inside it: they were
-        # counted with the previous read.
+        # counted with the previous pieces.
         self._events += chunk.count(_DATA_LINE, _DATA_FROM)
         self._tail = chunk[-_TAIL:]
         if self._collect_head:
