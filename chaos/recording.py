@@ -25,6 +25,10 @@ from typing import Any, Literal
 
 # Status classes of DESIGN section 4. "transport" counts with 5xx as a server-side failure.
 STATUS_CLASSES: tuple[str, ...] = ("2xx", "429", "4xx", "5xx", "transport")
+# An SSE `error` event inside a 2xx stream: the platform gave up mid-answer (provider gone,
+# region cut behind the router). The user got no full answer: the load driver counts the
+# request as a broken stream, the prober's canary as unavailable.
+SSE_ERROR_EVENTS: tuple[bytes, bytes] = (b"\nevent: error", b"\nevent:error")
 # Transport failure kinds.
 TRANSPORT_KINDS: tuple[str, ...] = ("connect", "reset", "timeout", "protocol", "broken")
 

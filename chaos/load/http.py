@@ -17,11 +17,10 @@ from collections.abc import Callable
 import httptools
 
 from chaos.load.exchange import ERROR_HEAD_BYTES, Exchange, Timeouts, error_code_of
+from chaos.recording import SSE_ERROR_EVENTS
 
 _DATA_LINE = b"\ndata:"
-# An SSE `error` event inside a 2xx stream: the server gave up mid-answer (provider gone, region
-# cut behind the router). The client got a broken answer, so it counts as a broken stream.
-_ERROR_EVENTS = (b"\nevent: error", b"\nevent:error")
+_ERROR_EVENTS = SSE_ERROR_EVENTS  # a 2xx stream ending in one of these is a broken stream
 # In every error event: one cheap search rules both out. (`find`, not `in`: bytes.__contains__
 # first tries its argument as an int and pays for a TypeError before it searches.)
 _EVENT_FIELD = b"\nevent:"

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
-from chaos.recording import ProbeSecond
+from chaos.recording import SSE_ERROR_EVENTS, ProbeSecond
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 CANARY_PAYLOAD = {"message": "hi"}
-# An SSE `error` event inside a 2xx stream means the platform gave up mid-answer.
-_ERROR_EVENTS = (b"\nevent: error", b"\nevent:error")
 _STREAM_KEEP = 4096  # bytes of the canary stream kept to find that event and its code
 
 
@@ -163,9 +161,9 @@ class AvailabilityProber:
                         if chunk and first_ms is None:
                             first_ms = (time.monotonic() - started) * 1000.0
                         seen = (seen + chunk)[-_STREAM_KEEP:]
-                        broken = broken or any(m in seen for m in _ERROR_EVENTS)
+                        broken = broken or any(m in seen for m in SSE_ERROR_EVENTS)
             if broken:  # the 200 stream broke mid-way (`event: error`): no answer was served
-                at = max(seen.rfind(m) for m in _ERROR_EVENTS)
+                at = max(seen.rfind(m) for m in SSE_ERROR_EVENTS)
                 data = seen[at:].partition(b"\ndata:")[2].partition(b"\n")[0] if at >= 0 else b""
                 code = _error_code(data)
                 out.append((False, "chat stream error" + (f" {code}" if code else ""), region,

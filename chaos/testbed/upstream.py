@@ -94,11 +94,10 @@ class _Protocol(asyncio.Protocol):
 
 
 class UpstreamResponse:
-    def __init__(self, proto: _Protocol, status: int, read_timeout_s: float) -> None:
+    def __init__(self, proto: _Protocol, status: int) -> None:
         self._proto = proto
         self.status = status
         self.headers = proto.headers
-        self._read_timeout_s = read_timeout_s
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive (chunked encoding already decoded); raises UpstreamError,
@@ -146,4 +145,4 @@ async def request(host: str, port: int, method: str, path: str, headers: dict[st
         proto.transport.close()
         raise
     proto.watch_idle(read_timeout_s)
-    return UpstreamResponse(proto, status, read_timeout_s)
+    return UpstreamResponse(proto, status)
