@@ -15,6 +15,8 @@ from typing import Any
 import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from chaos.gcpacing import GCPacing
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -135,11 +137,22 @@ class Component(ABC):
     each HTTP request in `handle`.
     """
 
+    # Set by the component's own process (`chaos.testbed.serve`), never in a host process: the
+    # collector is paced once start-up is done.
+    gc_pacing: GCPacing | None = None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._background)
-                await lifespan(receive, send, self._startup, self._shutdown)
+
+                async def started() -> None:
+                    await self._startup()
+                    if self.gc_pacing is not None:
+                        self.gc_pacing.install()
+                        tg.start_soon(self.gc_pacing.run_forever)
+
+                await lifespan(receive, send, started, self._shutdown)
                 tg.cancel_scope.cancel()
             return
         await self.handle(Request.from_scope(scope), scope, receive, send)

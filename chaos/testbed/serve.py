@@ -8,11 +8,12 @@ from pathlib import Path
 
 import uvicorn
 
-from chaos.testbed.asgi import ASGIApp
+from chaos.gcpacing import GCPacing
+from chaos.testbed.asgi import Component
 from chaos.testbed.config import TestbedConfig, load_config
 
 
-def build_app(name: str, config: TestbedConfig, log_path: Path) -> tuple[ASGIApp, int]:
+def build_app(name: str, config: TestbedConfig, log_path: Path) -> tuple[Component, int]:
     """The ASGI app and port of component `name` (provider-*, gateway-*, router)."""
     from chaos.testbed.gateway import GatewayApp
     from chaos.testbed.provider import ProviderApp
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         config = TestbedConfig.model_validate(json.loads(args.config.read_text("utf-8")))
     app, port = build_app(args.name, config, args.log)
+    app.gc_pacing = GCPacing()  # this process is the component's own: pace its collector
     uvicorn.run(app, host=config.listen_host, port=port, loop="uvloop", http="httptools", lifespan="on",
                 access_log=False, log_level="warning", backlog=4096, timeout_keep_alive=30)
 

@@ -19,12 +19,22 @@ class UpstreamError(Exception):
     """Connect failure, reset, timeout or malformed response from an upstream."""
 
 
+class _Failed:
+    """The queue's marker for "the response failed": the error itself stays out of the reading
+    frame's locals, so raising it makes no exception -> traceback -> frame -> exception cycle."""
+
+
+_FAILED = _Failed()
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.headers: dict[str, str] = {}
         self.head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.chunks: asyncio.Queue[bytes | Exception | None] = asyncio.Queue()
+        # body bytes, then None at the end or _FAILED after a failure (the error is in `error`)
+        self.chunks: asyncio.Queue[bytes | _Failed | None] = asyncio.Queue()
+        self.error: UpstreamError | None = None
         self.complete = False
         self.transport: asyncio.Transport | None = None
         self.last_data = 0.0  # time.monotonic() of the last body bytes
@@ -36,6 +46,8 @@ class _Protocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        if self.parser is None:
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -44,13 +56,18 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.complete:
             self._fail(UpstreamError(f"connection closed mid-response ({exc or 'EOF'})"))
+        # Break the protocol <-> parser (bound callbacks) and protocol <-> transport cycles, so
+        # a finished request is freed by reference counting instead of waiting, with its
+        # queue, futures and buffers, for a full garbage collection.
+        self.transport = None
+        self.parser = None
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        if not self.head.done():
+        if not self.head.done() and self.parser is not None:
             self.head.set_result(self.parser.get_status_code())
 
     def on_body(self, body: bytes) -> None:
@@ -79,16 +96,23 @@ class _Protocol(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
+    def take_error(self) -> UpstreamError:
+        error, self.error = self.error, UpstreamError("response already failed")
+        assert error is not None
+        return error
+
     def on_message_complete(self) -> None:
         self.complete = True
         self.chunks.put_nowait(None)
         if self.transport is not None:
             self.transport.close()
 
-    def _fail(self, exc: Exception) -> None:
+    def _fail(self, exc: UpstreamError) -> None:
         if not self.head.done():
             self.head.set_exception(exc)
-        self.chunks.put_nowait(exc)
+        if self.error is None:
+            self.error = exc
+            self.chunks.put_nowait(_FAILED)
         if self.transport is not None:
             self.transport.close()
 
@@ -107,8 +131,8 @@ class UpstreamResponse:
             item = await queue.get()
             if item is None:
                 return
-            if isinstance(item, Exception):
-                raise item
+            if isinstance(item, _Failed):
+                raise self._proto.take_error()
             yield item
 
     async def read(self) -> bytes:
@@ -133,16 +157,19 @@ async def request(host: str, port: int, method: str, path: str, headers: dict[st
             _, proto = await loop.create_connection(_Protocol, host, port)
     except (OSError, TimeoutError) as exc:
         raise UpstreamError(f"connect {host}:{port}: {exc or type(exc).__name__}") from None
-    assert proto.transport is not None
+    if proto.transport is None:  # the peer closed (or reset) before the request went out
+        raise UpstreamError(f"connection to {host}:{port} closed before the request was sent")
     proto.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    response = UpstreamResponse(proto, 0)
     try:
         with anyio.fail_after(read_timeout_s):
             status = await proto.head
     except TimeoutError:
-        proto.transport.close()
+        response.close()
         raise UpstreamError(f"no response head from {host}:{port} in {read_timeout_s:g}s") from None
     except BaseException:
-        proto.transport.close()
+        response.close()
         raise
     proto.watch_idle(read_timeout_s)
-    return UpstreamResponse(proto, status)
+    response.status = status
+    return response

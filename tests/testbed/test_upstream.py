@@ -69,3 +69,40 @@ def test_a_connection_closed_mid_body_is_an_error_at_once() -> None:
     with pytest.raises(UpstreamError, match="closed mid-response"):
         uvloop.run(_read_all(steps, idle_s=5.0))
     assert time.monotonic() - t0 < 2.0
+
+
+@pytest.mark.parametrize("ending", ["complete", "closed_early"])
+def test_a_finished_request_is_freed_without_the_garbage_collector(ending: str) -> None:
+    """The protocol, its parser and its transport must not keep each other alive once the
+    connection is gone: at 1,000 streams such cycles were ~17 objects per request per hop, left
+    for full collections that paused the router for 100-200 ms."""
+    import gc
+    import weakref
+
+    steps = [(0.0, HEAD), (0.0, _chunk(b"data: x\n\n"))]
+    steps += [(0.0, b"0\r\n\r\n")] if ending == "complete" else [(0.05, None)]
+
+    async def run() -> weakref.ref[object]:
+        server, port = await _serve(steps)
+        async with server:
+            resp = await request("127.0.0.1", port, "POST", "/", {}, b"", connect_timeout_s=1,
+                                 read_timeout_s=1)
+            try:
+                async for _ in resp.chunks():
+                    pass
+            except UpstreamError:
+                assert ending == "closed_early"
+            finally:
+                resp.close()
+            ref = weakref.ref(resp._proto)
+            del resp
+            await asyncio.sleep(0.05)  # connection_lost runs on the loop
+            return ref
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = uvloop.run(run())
+        assert ref() is None, "the upstream protocol is only reachable through a reference cycle"
+    finally:
+        gc.enable()
