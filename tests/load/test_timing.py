@@ -47,7 +47,7 @@ def test_first_token_of_a_200ms_server_is_measured_within_5ms_at_p99_with_1000_s
     # measured lag explain (the driver adds nothing it does not report).
     assert p99_ms - 200.0 <= 5.0 + server_late_max_ms + lag_ms, figures
     contended = any(w.saturated for w in steady) or server_late_ms > 1.0
-    if contended:
+    if p99_ms - 200.0 > 5.0 and contended:
         # The driver flags these windows saturated (their latency criteria are INCONCLUSIVE
         # by contract); the strict 5 ms claim cannot be judged on a machine this busy.
         pytest.xfail(f"machine contended, strict 5 ms check not judged: {figures}")
