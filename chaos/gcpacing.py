@@ -8,8 +8,9 @@ streams), which landed on the p95 first token. Here:
 
 - the objects that exist once start-up is done (modules, config, metric registries) are frozen
   (`gc.freeze`): no collection walks them again;
-- collections of the young generations stay automatic, on CPython's own thresholds (short,
-  frequent pauses);
+- collections of the young generations stay automatic, on CPython's thresholds or on a larger
+  first one (`young_threshold`) where the hot path makes almost no cyclic garbage: young
+  collections then only walk live streams, and run once garbage has piled up;
 - full collections run on a clock instead, every `full_interval_s`, so cyclic garbage that
   reached the old generation is still reclaimed and memory stays bounded. The hot paths avoid
   making such garbage (see `chaos.testbed.upstream`), so a rare full collection finds little.
@@ -33,6 +34,7 @@ class GCPacing:
     """Install after start-up, then run `run_forever()` in a background task."""
 
     full_interval_s: float = FULL_INTERVAL_S
+    young_threshold: int | None = None  # None: CPython's own
     full_collections: int = 0
     last_full_pause_s: float = 0.0
     max_full_pause_s: float = 0.0
@@ -42,7 +44,8 @@ class GCPacing:
         self._saved = gc.get_threshold()
         gc.collect()
         gc.freeze()
-        gc.set_threshold(self._saved[0], self._saved[1], _NO_AUTOMATIC_FULL)
+        young = self._saved[0] if self.young_threshold is None else self.young_threshold
+        gc.set_threshold(young, self._saved[1], _NO_AUTOMATIC_FULL)
 
     def uninstall(self) -> None:
         """Back to CPython's schedule (the frozen objects stay frozen, as they were at start-up)."""
