@@ -36,7 +36,6 @@ class GCPacing:
     full_interval_s: float = FULL_INTERVAL_S
     young_threshold: int | None = None  # None: CPython's own
     full_collections: int = 0
-    last_full_pause_s: float = 0.0
     max_full_pause_s: float = 0.0
     _saved: tuple[int, int, int] | None = field(default=None, repr=False)
 
@@ -58,7 +57,6 @@ class GCPacing:
         found = gc.collect()
         pause = time.perf_counter() - t0
         self.full_collections += 1
-        self.last_full_pause_s = pause
         self.max_full_pause_s = max(self.max_full_pause_s, pause)
         return found
 

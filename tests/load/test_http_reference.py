@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import h11
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaos.load.exchange import Timeouts, build_request, error_code_of
+from chaos.load.exchange import Exchange, Timeouts, build_request, error_code_of
 from chaos.load.http import open_connection
 
 TIMEOUTS = Timeouts(connect_s=2, first_byte_s=2, idle_s=2, total_s=5)
@@ -79,20 +80,29 @@ async def client_view(pieces: list[bytes], close_after: bool, twice: bool) -> li
         except (asyncio.IncompleteReadError, ConnectionError):
             return
 
+    exchanges = await exchanges_with(handle, 2 if twice else 1, finished)
+    return [(ex.status, ex.kind, ex.bytes_received, ex.events, ex.keep_alive, ex.error_code)
+            for ex in exchanges]
+
+
+async def exchanges_with(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+                         count: int, finished: asyncio.Event | None = None) -> list[Exchange]:
+    """Up to `count` exchanges on one driver connection to a server running `handle` (fewer
+    when the server closes the connection); then waits for `finished` if given."""
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     request = build_request(method="POST", path="/", host_header="x", body=b"{}", token=None)
     results = []
     async with server:
         conn = await open_connection("127.0.0.1", port, tls=None, connect_timeout_s=2, region_header=b"x-r")
-        for _ in range(2 if twice else 1):
+        for _ in range(count):
             ex = await conn.exchange(request, TIMEOUTS)
-            results.append((ex.status, ex.kind, ex.bytes_received, ex.events, ex.keep_alive,
-                            ex.error_code))
+            results.append(ex)
             if not ex.keep_alive:
                 break
         conn.close()
-        await asyncio.wait_for(finished.wait(), 5)
+        if finished is not None:
+            await asyncio.wait_for(finished.wait(), 5)
     return results
 
 
@@ -208,16 +218,6 @@ def test_bytes_after_a_response_in_the_same_read_do_not_reach_the_next_response(
         writer.close()
 
     async def main() -> list[tuple[int | None, str | None, int, bool]]:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        request = build_request(method="POST", path="/", host_header="x", body=b"{}", token=None)
-        seen = []
-        async with server:
-            conn = await open_connection("127.0.0.1", port, tls=None, connect_timeout_s=2, region_header=b"x-r")
-            for _ in range(2):
-                ex = await conn.exchange(request, TIMEOUTS)
-                seen.append((ex.status, ex.kind, ex.events, ex.keep_alive))
-            conn.close()
-        return seen
+        return [(ex.status, ex.kind, ex.events, ex.keep_alive) for ex in await exchanges_with(handle, 2)]
 
     assert asyncio.run(main()) == [(200, None, 2, True), (200, None, 2, True)]
