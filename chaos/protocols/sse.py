@@ -1,0 +1,102 @@
+"""An incremental Server-Sent Events decoder: bytes in any split -> (event name, data) pairs.
+
+Follows the WHATWG event-stream rules where they matter for a chat stream: lines end in
+LF, CRLF or CR; a blank line dispatches the event; `data:` lines join with LF; one space
+after the colon is dropped; lines starting with `:` are comments (keep-alives) and never
+an event; `id:` and `retry:` are read and ignored. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# A line or an event longer than this is not a chat stream: the decoder stops buffering
+# and reports it (a malformed stream), so a hostile target cannot grow our memory.
+MAX_EVENT_BYTES = 1 << 20
+
+EventSink = Callable[[bytes | None, bytes], None]
+
+
+class SseDecoder:
+    """Feed body bytes as they arrive; `sink(name, data)` is called once per event.
+
+    `name` is None for an unnamed event. An event with neither a name nor data lines
+    (comments only) is not dispatched; comment lines are counted in `comments`.
+    """
+
+    __slots__ = ("_buf", "_cr", "comments", "overflow", "sink")
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.reset()
+
+    def reset(self) -> None:
+        self._buf = b""
+        self._cr = False  # the previous piece ended in CR: a LF at the start of the next is its pair
+        self.comments = 0
+        self.overflow = False
+
+    def feed(self, data: bytes) -> None:
+        if self.overflow:
+            return
+        if b"\r" in data or self._cr:
+            data = self._normalise(data)
+        buf = self._buf + data if self._buf else data
+        start = 0
+        find = buf.find
+        while True:
+            end = find(b"\n\n", start)
+            if end < 0:
+                break
+            if end > start:
+                self._block(buf[start:end])
+            start = end + 2
+        rest = buf[start:] if start else buf
+        if len(rest) > MAX_EVENT_BYTES:
+            self.overflow = True
+            rest = b""
+        self._buf = rest
+
+    def flush(self) -> None:
+        """The body ended: an event whose last line ended but whose blank line never came is
+        dispatched (servers that end `data: [DONE]\\n` and close); a half line is dropped."""
+        buf, self._buf = self._buf, b""
+        if self.overflow or not buf:
+            return
+        complete, _, _ = buf.rpartition(b"\n")
+        if complete.strip(b"\n"):
+            self._block(complete.strip(b"\n"))
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received but not yet part of a dispatched event."""
+        return self._buf
+
+    def _normalise(self, data: bytes) -> bytes:
+        if self._cr and data[:1] == b"\n":
+            data = data[1:]
+        self._cr = data[-1:] == b"\r"
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+    def _block(self, block: bytes) -> None:
+        # The common case first: one `data:` line and nothing else.
+        if block[:5] == b"data:" and b"\n" not in block:
+            self.sink(None, block[6:] if block[5:6] == b" " else block[5:])
+            return
+        name: bytes | None = None
+        data: list[bytes] = []
+        for line in block.split(b"\n"):
+            if not line:
+                continue
+            if line[0] == 58:  # ":" comment, e.g. ": keep-alive", ": PROCESSING"
+                self.comments += 1
+                continue
+            field, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if field == b"data":
+                data.append(value)
+            elif field == b"event":
+                name = value
+        if data or name is not None:
+            self.sink(name, b"\n".join(data))

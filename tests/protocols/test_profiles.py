@@ -1,0 +1,195 @@
+"""Profiles and stream classification, table-tested with recorded bodies split at every boundary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chaos.protocols import (
+    AnthropicProfile,
+    CustomProfile,
+    OpenAIProfile,
+    Profile,
+    SseDecoder,
+    StreamState,
+    classify_outcome,
+    error_message,
+)
+from tests.protocols import streams as s
+
+OPENAI = OpenAIProfile(model="m")
+ANTHROPIC = AnthropicProfile(model="m")
+TESTBED = CustomProfile()
+
+
+def _read(profile: Profile, body: bytes, cuts: tuple[int, ...] = ()) -> StreamState:
+    """Feed `body` in pieces cut at `cuts`, piece i arriving at instant i."""
+    state = profile.stream()
+    edges = (0, *cuts, len(body))
+    for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False)):
+        state.feed(body[a:b], float(i))
+    state.finish(float(len(edges)))
+    return state
+
+
+CASES = [
+    # profile, body, failure on the wire, class, code
+    (OPENAI, s.OPENAI_COMPLETE, None, "2xx", None),
+    (OPENAI, s.OPENAI_BROKEN, None, "broken", "provider_unavailable"),
+    (OPENAI, s.OPENAI_TRUNCATED, None, "truncated", None),
+    (OPENAI, s.OPENAI_TRUNCATED, "reset", "truncated", None),
+    (OPENAI, s.OPENAI_TRUNCATED, "stall", "stalled", None),
+    (OPENAI, s.OPENAI_RATE_LIMITED_IN_BAND, None, "429", "rate_limit_exceeded"),
+    (OPENAI, s.OPENAI_AFTER_DONE, None, "malformed", "data_after_done"),
+    (OPENAI, s.OPENAI_UNPARSEABLE, None, "malformed", "unparseable_chunk"),
+    (OPENAI, s.OPENAI_JSON_ERROR_BODY, None, "broken", "500"),
+    (OPENAI, b"<html>bad gateway</html>", None, "malformed", "not_an_event_stream"),
+    (OPENAI, b"", None, "truncated", None),
+    (OPENAI, b": keep-alive\n\n: keep-alive\n\n", "stall", "stalled", None),
+    (OPENAI, s.OPENAI_REASONING_FIRST, None, "2xx", None),
+    (OPENAI, s.OPENAI_TOOL_CALL, None, "2xx", None),
+    (OPENAI, s.TESTBED_COMPLETE, None, "malformed", "no_choices"),  # wrong protocol
+    (ANTHROPIC, s.ANTHROPIC_COMPLETE, None, "2xx", None),
+    (ANTHROPIC, s.ANTHROPIC_OVERLOADED, None, "broken", "overloaded_error"),
+    (ANTHROPIC, s.ANTHROPIC_NO_STOP, None, "truncated", None),
+    (ANTHROPIC, s.OPENAI_COMPLETE, None, "malformed", "unparseable_chunk"),  # [DONE] is not JSON
+    (TESTBED, s.TESTBED_COMPLETE, None, "2xx", None),
+    (TESTBED, s.TESTBED_BROKEN, None, "broken", "provider_unavailable"),
+    (TESTBED, s.TESTBED_COMPLETE.replace(b"data: [DONE]\n\n", b""), None, "truncated", None),
+]
+
+
+@pytest.mark.parametrize(("profile", "body", "failure", "cls", "code"), CASES)
+def test_outcome_class_is_the_same_at_every_split(
+    profile: Profile, body: bytes, failure: str | None, cls: str, code: str | None,
+) -> None:
+    """One class per recorded body, whatever the reads' boundaries (one cut, two cuts)."""
+    for cut in range(len(body) + 1):
+        state = _read(profile, body, (cut,))
+        assert classify_outcome(200, failure, state) == (cls, code), f"cut at {cut}"
+    for a in range(0, len(body), 7):
+        for b in range(a, len(body), 13):
+            state = _read(profile, body, (a, b))
+            assert classify_outcome(200, failure, state) == (cls, code), f"cuts {a}, {b}"
+
+
+def test_crlf_and_cr_line_ends_read_like_lf() -> None:
+    for sep in (b"\r\n", b"\r"):
+        body = s.OPENAI_COMPLETE.replace(b"\n", sep)
+        for cut in range(len(body) + 1):
+            state = _read(OPENAI, body, (cut,))
+            assert classify_outcome(200, None, state) == ("2xx", None), (sep, cut)
+            assert state.content_chunks == 2
+
+
+def test_openai_first_token_is_the_first_content_chunk_not_comment_or_role() -> None:
+    # Each event its own read: the keep-alive at 0, role chunk at 1, first content at 2.
+    body = s.OPENAI_COMPLETE
+    cuts = tuple(i + 2 for i in range(len(body) - 1) if body[i:i + 2] == b"\n\n")[:-1]
+    state = _read(OPENAI, body, cuts)
+    assert state.first_content_at == 2.0
+    assert state.first_kind == "content"
+    assert state.last_content_at == 4.0  # the comment between them was read at 3
+    assert state.gaps_us == [2_000_000]
+    assert state.usage_tokens == 2 and state.output_tokens == 2
+    assert state.finish_reason == "stop"
+    assert state.done_at == 7.0
+
+
+def test_reasoning_and_tool_call_deltas_are_first_tokens_and_say_so() -> None:
+    assert _read(OPENAI, s.OPENAI_REASONING_FIRST).first_kind == "reasoning"
+    assert _read(OPENAI, s.OPENAI_TOOL_CALL).first_kind == "tool_call"
+
+
+def test_tokens_come_from_usage_where_sent_else_chunks() -> None:
+    assert _read(ANTHROPIC, s.ANTHROPIC_COMPLETE).output_tokens == 15
+    testbed = _read(TESTBED, s.TESTBED_COMPLETE)
+    assert testbed.usage_tokens is None and testbed.output_tokens == 2
+
+
+def test_content_in_one_read_is_one_arrival_no_zero_gaps() -> None:
+    state = _read(OPENAI, s.OPENAI_COMPLETE)
+    assert state.content_chunks == 2 and state.gaps_us == []
+
+
+def test_in_band_error_after_content_is_broken_even_if_it_says_rate_limit() -> None:
+    body = s.OPENAI_TRUNCATED + s.OPENAI_RATE_LIMITED_IN_BAND
+    assert classify_outcome(200, None, _read(OPENAI, body)) == ("broken", "rate_limit_exceeded")
+
+
+def test_error_message_is_one_short_line() -> None:
+    state = _read(OPENAI, s.OPENAI_BROKEN)
+    assert error_message(state.error_data) == "upstream provider disconnected"
+    long = json.dumps({"error": {"message": "x\n" * 300, "type": "t"}}).encode()
+    message = error_message(long)
+    assert message is not None and len(message) == 200 and "\n" not in message
+
+
+def test_status_decides_before_the_body() -> None:
+    assert classify_outcome(None, "connect", None) == ("transport", None)
+    assert classify_outcome(429, None, None) == ("429", None)
+    assert classify_outcome(400, None, None) == ("4xx", None)
+    assert classify_outcome(503, None, None) == ("5xx", None)
+    assert classify_outcome(200, "timeout", OPENAI.stream()) == ("transport", None)
+
+
+def test_requests_are_what_each_api_expects() -> None:
+    body = json.loads(OpenAIProfile(model="gpt", max_tokens=16).request("hi", "s1", "k").body)
+    assert body == {"model": "gpt", "messages": [{"role": "user", "content": "hi"}],
+                    "stream": True, "max_tokens": 16, "stream_options": {"include_usage": True}}
+    req = ANTHROPIC.request("hi", "s1", "key")
+    assert json.loads(req.body)["max_tokens"] == 256
+    assert ("x-api-key", "key") in req.headers and ("anthropic-version", "2023-06-01") in req.headers
+    custom = CustomProfile(body='{"q": {payload}, "user": {subject}, "m": {model}}', model="x")
+    assert json.loads(custom.request('say "hi"', "s7", None).body) == {
+        "q": 'say "hi"', "user": "s7", "m": "x"}
+    assert OPENAI.request("hi", "s", "t").headers == (("Authorization", "Bearer t"),)
+
+
+def test_custom_rules_by_event_names_and_pointers() -> None:
+    profile = CustomProfile(body="{}", done_data=None, done_event="end", error_events=("fail",),
+                            error_pointer="/status/error", content_events=("tok",),
+                            content_pointer=None, usage_pointer="/n")
+    body = (b"event: tok\ndata: plain text\n\n"
+            b'event: meta\ndata: {"n": 5}\n\n'
+            b"event: end\ndata: {}\n\n")
+    state = _read(profile, body)
+    assert classify_outcome(200, None, state) == ("2xx", None)
+    assert state.content_chunks == 1 and state.output_tokens == 5
+    failing = _read(profile, b'event: meta\ndata: {"status": {"error": {"code": "boom"}}}\n\n')
+    assert classify_outcome(200, None, failing) == ("broken", "boom")
+    named = _read(profile, b"event: fail\ndata: nope\n\n")
+    assert classify_outcome(200, None, named) == ("broken", "error")
+
+
+def test_profiles_survive_pickling_for_worker_processes() -> None:
+    import pickle
+
+    for profile in (OPENAI, ANTHROPIC, TESTBED, CustomProfile(error_events=("x",))):
+        copy = pickle.loads(pickle.dumps(profile))
+        assert copy == profile
+        state = _read(copy, s.TESTBED_BROKEN)
+        assert state.events == 2
+
+
+def test_sse_decoder_bounds_an_endless_line() -> None:
+    events: list[tuple[bytes | None, bytes]] = []
+    decoder = SseDecoder(lambda name, data: events.append((name, data)))
+    for _ in range(300):
+        decoder.feed(b"x" * 4096)
+    assert decoder.overflow and len(decoder.pending) == 0
+    state = OPENAI.stream()
+    for _ in range(300):
+        state.feed(b"data: " + b"x" * 4096, 0.0)
+    state.finish(1.0)
+    assert classify_outcome(200, None, state) == ("malformed", "event_too_large")
+
+
+def test_multi_line_data_and_comments_are_read_as_the_spec_says() -> None:
+    events: list[tuple[bytes | None, bytes]] = []
+    decoder = SseDecoder(lambda name, data: events.append((name, data)))
+    decoder.feed(b": c\nevent: e\ndata: a\ndata:b\nid: 3\nretry: 10\n\n: only a comment\n\ndata: tail\n")
+    decoder.flush()
+    assert events == [(b"e", b"a\nb"), (None, b"tail")]
+    assert decoder.comments == 2
