@@ -70,8 +70,10 @@ class Admission:
                 in_flight = int(results[-1])
                 if s.rate_limit_requests and int(results[2]) > s.rate_limit_requests:
                     oldest = float(results[3][0][1]) if results[3] else now
-                    await self.redis.pipeline(transaction=False).zrem(key, request_id).zrem(
-                        _INFLIGHT_KEY, request_id).execute()
+                    undo = self.redis.pipeline(transaction=False)
+                    undo.zrem(key, request_id)
+                    undo.zrem(_INFLIGHT_KEY, request_id)
+                    await undo.execute()
                     return Decision("rate_limited", max(0.0, oldest + s.rate_limit_window_s - now))
                 if in_flight > s.concurrency_cap:
                     await self.redis.zrem(_INFLIGHT_KEY, request_id)
@@ -105,4 +107,4 @@ class Admission:
         return self.redis_up
 
     async def close(self) -> None:
-        await self.redis.aclose()  # type: ignore[attr-defined]  # stubs predate aclose (redis>=5)
+        await self.redis.aclose()
