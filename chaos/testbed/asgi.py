@@ -68,13 +68,21 @@ async def send_json(send: Send, status: int, obj: object,
                      [(b"content-type", b"application/json"), *(headers or [])])
 
 
-async def send_error(send: Send, status: int, code: str, *, retry_after_s: float | None = None,
-                     headers: list[tuple[bytes, bytes]] | None = None, **extra: object) -> None:
-    """A JSON error body `{"error": code, ...}`, with Retry-After (whole seconds, >= 1) when given."""
+async def send_json_error(send: Send, status: int, body: object, *,
+                          retry_after_s: float | None = None,
+                          headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """An error answer with a JSON `body`, with Retry-After (whole seconds, >= 1) when given."""
     hdrs = list(headers or [])
     if retry_after_s is not None:
         hdrs.append((b"retry-after", str(max(1, round(retry_after_s + 0.499))).encode()))
-    await send_json(send, status, {"error": code, **extra}, hdrs)
+    await send_json(send, status, body, hdrs)
+
+
+async def send_error(send: Send, status: int, code: str, *, retry_after_s: float | None = None,
+                     headers: list[tuple[bytes, bytes]] | None = None, **extra: object) -> None:
+    """The testbed's JSON error body `{"error": code, ...}` (see `send_json_error`)."""
+    await send_json_error(send, status, {"error": code, **extra}, retry_after_s=retry_after_s,
+                          headers=headers)
 
 
 async def send_metrics(send: Send, registry: CollectorRegistry) -> None:

@@ -1,4 +1,5 @@
-"""The regional gateway: auth, WAF, Redis admission, provider slots, circuit breakers, streaming."""
+"""The regional gateway: auth, WAF, Redis admission, provider slots, circuit breakers, streaming
+(the testbed's `/api/chat` and the OpenAI-compatible `/v1/chat/completions`)."""
 
 from __future__ import annotations
 
@@ -25,17 +26,29 @@ from chaos.testbed.asgi import (
     read_body,
     send_error,
     send_json,
+    send_json_error,
     send_metrics,
     send_stream,
 )
 from chaos.testbed.circuit import CircuitBreaker, CircuitState
 from chaos.testbed.config import ROUTES, TestbedConfig
+from chaos.testbed.dialects import (
+    OPENAI,
+    TESTBED,
+    BadChatRequest,
+    ChatRequest,
+    ChatStream,
+    Dialect,
+)
 from chaos.testbed.requestlog import RequestLog, hash_subject
 from chaos.testbed.slots import ProviderSlots, QueueTimeout
 from chaos.testbed.upstream import UpstreamError, UpstreamResponse, request
 
 _TOKEN = re.compile(r"Bearer tb-([A-Za-z0-9_.-]{1,64})")
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,40}")
 _REDIS_PING_INTERVAL_S = 0.5
+_CHAT_PATHS: dict[str, Dialect] = {"/api/chat": TESTBED, "/v1/chat/completions": OPENAI}
+_DISCONNECTED = "upstream provider disconnected"
 
 
 def subject_of(authorization: str | None) -> str | None:
@@ -47,7 +60,17 @@ def subject_of(authorization: str | None) -> str | None:
 
 
 class _ProviderFailed(Exception):
-    pass
+    """The provider's answer failed; `code` and `message` are what the client is told."""
+
+    def __init__(self, reason: str, code: str = "provider_unavailable",
+                 message: str = _DISCONNECTED) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.message = message
+
+
+class _Truncated(_ProviderFailed):
+    """The provider's HTTP message ended without `[DONE]`."""
 
 
 class GatewayApp(Component):
@@ -107,11 +130,12 @@ class GatewayApp(Component):
         await self._ping_redis_forever()
 
     async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
-        if req.path == "/api/chat":
+        dialect = _CHAT_PATHS.get(req.path)
+        if dialect is not None:
             if req.method != "POST":
-                await send_error(send, 405, "method_not_allowed")
+                await send_json_error(send, 405, dialect.error_body(405, "method_not_allowed"))
             else:
-                await self._chat(req, receive, send)
+                await self._chat(req, receive, send, dialect)
         elif req.path == "/health":
             await self._health(send)
         elif req.path == "/db/health":
@@ -136,6 +160,8 @@ class GatewayApp(Component):
                 r: {"state": st.state.value, "consecutive_failures": st.consecutive_failures,
                     "transitions": st.transitions}
                 for r, st in ((r, b.statistics()) for r, b in self.breakers.items())})
+        elif req.path.startswith("/v1/"):
+            await send_json_error(send, 404, OPENAI.error_body(404, "not_found"))
         else:
             await not_found(send)
 
@@ -168,16 +194,19 @@ class GatewayApp(Component):
         await send_json(send, 200 if ok else 503, body)
 
     # -- chat ------------------------------------------------------------------------------
-    async def _chat(self, req: Request, receive: Receive, send: Send) -> None:
+    async def _chat(self, req: Request, receive: Receive, send: Send, dialect: Dialect) -> None:
         t0 = time.monotonic()
         request_id = req.headers.get("x-request-id") or uuid.uuid4().hex
         subject = subject_of(req.headers.get("authorization"))
         message: str | None = None
         waf, plan = "not_evaluated", "not_evaluated"
 
-        async def reject(status: int, code: str, retry_after_s: float | None = None) -> None:
-            await send_error(send, status, code, retry_after_s=retry_after_s,
-                             headers=[(b"x-request-id", request_id.encode())])
+        async def reject(status: int, code: str, retry_after_s: float | None = None,
+                         body: object = None) -> None:
+            await send_json_error(send, status,
+                                  dialect.error_body(status, code) if body is None else body,
+                                  retry_after_s=retry_after_s,
+                                  headers=[(b"x-request-id", request_id.encode())])
             self._finish(request_id, subject, status, code, t0, waf, plan, message)
 
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -191,11 +220,12 @@ class GatewayApp(Component):
             body = json.loads(await read_body(receive, 64 * 1024))
         except (ValueError, BodyTooLarge):
             body = None
-        message = body.get("message") if isinstance(body, dict) else None
-        if not isinstance(message, str):
-            message = None
-            await reject(400, "bad_request")
+        try:
+            chat = dialect.parse(body)
+        except BadChatRequest as exc:
+            await reject(400, "bad_request", body=dialect.bad_request_body(exc))
             return
+        message = chat.message
         waf = "block" if len(message) > self.settings.max_message_chars else "allow"
         if waf == "block":
             await reject(403, "waf_blocked")
@@ -210,11 +240,11 @@ class GatewayApp(Component):
         if not decision.admitted:
             await reject(429, decision.plan, decision.retry_after_s)
             return
-        await self._serve(req, receive, send, request_id, subject, message, decision, t0, waf)
+        await self._serve(receive, send, dialect, chat, request_id, subject, decision, t0, waf)
 
-    async def _serve(self, req: Request, receive: Receive, send: Send, request_id: str,
-                     subject: str, message: str, decision: Decision, t0: float, waf: str) -> None:
-        plan = decision.plan
+    async def _serve(self, receive: Receive, send: Send, dialect: Dialect, chat: ChatRequest,
+                     request_id: str, subject: str, decision: Decision, t0: float, waf: str) -> None:
+        plan, message = decision.plan, chat.message
         slot = False
         resp: UpstreamResponse | None = None
         try:
@@ -222,23 +252,27 @@ class GatewayApp(Component):
                 await self.slots.acquire(self.settings.queue_timeout_s)
                 slot = True
             except QueueTimeout:
-                await send_error(send, 503, "queue_timeout", retry_after_s=1.0)
+                await send_json_error(send, 503, dialect.error_body(503, "queue_timeout"),
+                                      retry_after_s=1.0)
                 self._finish(request_id, subject, 503, "queue_timeout", t0, waf, plan, message)
                 return
             opened = await self._open_provider(message, request_id)
             if opened is None:
-                await send_error(send, 503, "provider_unavailable", retry_after_s=1.0)
+                await send_json_error(send, 503, dialect.error_body(503, "provider_unavailable"),
+                                      retry_after_s=1.0)
                 self._finish(request_id, subject, 503, "provider_unavailable", t0, waf, plan, message)
                 return
             route, resp, first, lines = opened
             outcome = {"code": "ok"}
             headers = [*SSE_HEADERS, (b"x-request-id", request_id.encode()),
                        (b"x-provider-route", route.encode())]
-            done = await send_stream(send, receive, 200, headers,
-                                     self._relay(route, first, lines, outcome))
-            code = outcome["code"] if done else "client_disconnected"
+            relay = self._relay(route, dialect, dialect.stream(chat), chat.max_tokens, first,
+                                lines, outcome)
+            done = await send_stream(send, receive, 200, headers, relay)
+            code = outcome.pop("code") if done else "client_disconnected"
             self._served_by.labels(self.region, route).inc()
-            self._finish(request_id, subject, 200, code, t0, waf, plan, message, route=route)
+            self._finish(request_id, subject, 200, code, t0, waf, plan, message, route=route,
+                         **(outcome if done else {}))
         finally:
             with anyio.CancelScope(shield=True):
                 if resp is not None:
@@ -250,7 +284,7 @@ class GatewayApp(Component):
 
     async def _open_provider(
         self, message: str, request_id: str
-    ) -> tuple[str, UpstreamResponse, bytes, AsyncIterator[str]] | None:
+    ) -> tuple[str, UpstreamResponse, str, AsyncIterator[str]] | None:
         """Try the routes in order through their circuits; the first that yields a first token wins."""
         s = self.settings
         payload = json.dumps({"model": "testbed", "stream": True,
@@ -269,10 +303,10 @@ class GatewayApp(Component):
                 if resp.status != 200:
                     raise _ProviderFailed(f"HTTP {resp.status}")
                 events = _sse_data(resp.chunks())
-                first = await self._next_token(events)
+                first = await _next_token(events)
                 if first is None:
                     raise _ProviderFailed("stream ended before the first token")
-            except (UpstreamError, _ProviderFailed, ValueError, LookupError):
+            except (UpstreamError, _ProviderFailed, ValueError):
                 breaker.record_failure()
                 if resp is not None:
                     resp.close()
@@ -286,31 +320,41 @@ class GatewayApp(Component):
             return route, resp, first, events
         return None
 
-    @staticmethod
-    async def _next_token(events: AsyncIterator[str]) -> bytes | None:
-        """The next token event for the client, or None at the provider's [DONE]."""
-        async for data in events:
-            if data == "[DONE]":
-                return None
-            content = json.loads(data)["choices"][0]["delta"].get("content", "")
-            return b"data: " + json.dumps({"token": content}).encode() + b"\n\n"
-        raise _ProviderFailed("stream closed without [DONE]")
-
-    async def _relay(self, route: str, first: bytes, events: AsyncIterator[str],
+    async def _relay(self, route: str, dialect: Dialect, stream: ChatStream,
+                     max_tokens: int | None, first: str, events: AsyncIterator[str],
                      outcome: dict[str, str]) -> AsyncIterator[bytes]:
-        yield first
+        """The client's stream in its dialect: tokens until the provider's [DONE] or
+        `max_tokens`; a provider failure ends it with the dialect's in-band error event."""
+        yield stream.open() + stream.token(first)
+        sent = 1
         while True:
+            if max_tokens is not None and sent >= max_tokens:
+                yield stream.finish("length", sent)
+                return
+            # Only the code and message outlive the except clauses: a kept exception would
+            # make an exception -> traceback -> frame cycle per broken stream.
             try:
-                event = await self._next_token(events)
-            except (UpstreamError, _ProviderFailed, ValueError, LookupError):
-                self.breakers[route].record_failure()
-                outcome["code"] = "stream_error"
-                yield b'event: error\ndata: {"error": "provider_unavailable"}\n\n'
-                return
-            if event is None:
-                yield b"data: [DONE]\n\n"
-                return
-            yield event
+                content = await _next_token(events)
+            except _Truncated:
+                if not stream.notices_truncation:
+                    return  # passed on as it came: ended, without the completion marker
+                code, message = "provider_unavailable", _DISCONNECTED
+            except _ProviderFailed as exc:
+                code, message = exc.code, exc.message
+            except (UpstreamError, ValueError):
+                code, message = "provider_unavailable", _DISCONNECTED
+            else:
+                if content is None:
+                    yield stream.finish("stop", sent)
+                    return
+                sent += 1
+                yield stream.token(content)
+                continue
+            self.breakers[route].record_failure()
+            outcome["code"] = "stream_error"
+            outcome["error_code"] = code
+            yield dialect.error_event(code, message)
+            return
 
     def _finish(self, request_id: str, subject: str | None, status: int, code: str, t0: float,
                 waf: str, plan: str, message: str | None, **extra: object) -> None:
@@ -318,6 +362,29 @@ class GatewayApp(Component):
         self.log.write(request_id=request_id, subject=subject, status=status, code=code,
                        latency_ms=(time.monotonic() - t0) * 1000.0, waf_decision=waf,
                        plan_decision=plan, message=message, region=self.region, **extra)
+
+
+async def _next_token(events: AsyncIterator[str]) -> str | None:
+    """The next token's text, or None at the provider's [DONE]. Raises _ProviderFailed with the
+    provider's own code on an in-band error event, _Truncated when the stream ended without [DONE]."""
+    async for data in events:
+        if data == "[DONE]":
+            return None
+        try:
+            event = json.loads(data)
+            error = event.get("error")
+            if error is not None:
+                code = error.get("code") if isinstance(error, dict) else error
+                message = error.get("message") if isinstance(error, dict) else None
+                raise _ProviderFailed(
+                    "in-band error",
+                    code if isinstance(code, str) and _CODE.fullmatch(code) else "provider_unavailable",
+                    message[:200] if isinstance(message, str) else "upstream provider error")
+            content = event["choices"][0]["delta"].get("content")
+        except (ValueError, LookupError, TypeError, AttributeError):
+            raise _ProviderFailed("malformed provider event") from None
+        return content if isinstance(content, str) else ""
+    raise _Truncated("stream closed without [DONE]")
 
 
 async def _sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:

@@ -1,4 +1,5 @@
-"""The global router: health-checks both regions, fails over and back, streams /api/* through."""
+"""The global router: health-checks both regions, fails over and back, streams /api/* and /v1/*
+through."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from chaos.testbed.asgi import (
     read_body,
     send_error,
     send_json,
+    send_json_error,
     send_metrics,
     send_stream,
 )
 from chaos.testbed.config import REGIONS, TestbedConfig
+from chaos.testbed.dialects import Dialect, dialect_for
 from chaos.testbed.gateway import subject_of
 from chaos.testbed.requestlog import RequestLog
 from chaos.testbed.upstream import UpstreamError, UpstreamResponse, request
@@ -89,7 +92,8 @@ class RouterApp(Component):
         await self._check_forever()
 
     async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
-        if req.path.startswith("/api/") or req.path in ("/db/health", "/auth/whoami"):
+        if (req.path.startswith(("/api/", "/v1/"))
+                or req.path in ("/db/health", "/auth/whoami")):
             await self._forward(scope, req, receive, send)
         elif req.path.startswith("/admin/regions/") and req.method == "POST":
             await self._admin(req, send)
@@ -193,10 +197,12 @@ class RouterApp(Component):
         request_id = req.headers.get("x-request-id") or uuid.uuid4().hex
         served = [(b"x-served-by-region", region.encode())]
         subject = subject_of(req.headers.get("authorization"))
+        dialect = dialect_for(req.path)
         try:
             body = await read_body(receive, 1 << 20)
         except BodyTooLarge:
-            await send_error(send, 413, "payload_too_large", headers=served)
+            await send_json_error(send, 413, dialect.error_body(413, "payload_too_large"),
+                                  headers=served)
             self._finish(request_id, subject, region, 413, "payload_too_large", t0)
             return
         headers = {k: v for k, v in req.headers.items() if k in _FORWARD_REQUEST}
@@ -221,8 +227,9 @@ class RouterApp(Component):
                     except UpstreamError:
                         resp = None
             if resp is None:
-                await send_error(send, 503, "gateway_unhealthy", retry_after_s=1.0, headers=served,
-                                 region=region)
+                await send_json_error(send, 503, dialect.error_body(503, "gateway_unhealthy",
+                                                                    region=region),
+                                      retry_after_s=1.0, headers=served)
                 self._finish(request_id, subject, region, 503, "gateway_unhealthy", t0)
                 return
             out = served + [(k.encode(), resp.headers[k].encode())
@@ -239,7 +246,8 @@ class RouterApp(Component):
                              _error_code(payload, resp.status), t0)
                 return
             outcome = {"code": "ok"}
-            done = await send_stream(send, receive, resp.status, out, _relay(resp, outcome))
+            done = await send_stream(send, receive, resp.status, out,
+                                     _relay(resp, dialect, outcome))
             self._finish(request_id, subject, region, resp.status,
                          outcome["code"] if done else "client_disconnected", t0)
         finally:
@@ -259,18 +267,24 @@ class RouterApp(Component):
                        plan_decision="pass", region=region)
 
 
-async def _relay(resp: UpstreamResponse, outcome: dict[str, str]) -> AsyncIterator[bytes]:
+async def _relay(resp: UpstreamResponse, dialect: Dialect,
+                 outcome: dict[str, str]) -> AsyncIterator[bytes]:
+    """The region's bytes as they come; losing the region mid-stream ends the stream with the
+    dialect's in-band error (`gateway_unhealthy`)."""
     try:
         async for chunk in resp.chunks():
             yield chunk
     except UpstreamError:
         outcome["code"] = "stream_error"
-        yield b'event: error\ndata: {"error": "gateway_unhealthy"}\n\n'
+        yield dialect.error_event("gateway_unhealthy", "gateway connection lost")
 
 
 def _error_code(payload: bytes, status: int) -> str:
+    """The testbed code of an error body: `{"error": code}` or OpenAI's `{"error": {"code"}}`."""
     try:
         code = json.loads(payload).get("error")
+        if isinstance(code, dict):
+            code = code.get("code")
     except (ValueError, AttributeError):
         code = None
     return code if isinstance(code, str) and code.replace("_", "").isalnum() else f"http_{status}"
