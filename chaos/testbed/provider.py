@@ -1,12 +1,15 @@
-"""The provider simulator: an OpenAI-style streaming completion endpoint with an HTTP fault switch."""
+"""The provider simulator: an OpenAI-style streaming completion endpoint with a fault switch
+(HTTP error answers, and streams that break, end early or stall mid-answer)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -30,6 +33,26 @@ from chaos.testbed.config import ProviderSettings
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
 
 
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,40}")
+# A stalled stream sends nothing more until its client goes away, or this long at most.
+STALL_BOUND_S = 600.0
+StreamKind = Literal["error", "truncate", "stall"]
+STREAM_KINDS: tuple[StreamKind, ...] = ("error", "truncate", "stall")
+
+
+def _rate(raw: dict[str, object]) -> float:
+    rate = raw.get("rate", 1.0)
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0.0 <= rate <= 1.0:
+        raise ValueError("fault.rate must be a number in [0, 1]")
+    return float(rate)
+
+
+def _only(raw: dict[str, object], allowed: tuple[str, ...]) -> None:
+    extra = sorted(set(raw) - set(allowed))
+    if extra:
+        raise ValueError(f"unknown fault field(s) {', '.join(extra)} (allowed: {', '.join(allowed)})")
+
+
 @dataclass(frozen=True)
 class HttpFault:
     """An HTTP-level failure the provider answers with, for a `rate` fraction of requests."""
@@ -39,19 +62,57 @@ class HttpFault:
     rate: float
 
     @classmethod
-    def parse(cls, raw: object) -> HttpFault:
-        if not isinstance(raw, dict):
-            raise ValueError("fault must be a JSON object")
+    def parse(cls, raw: dict[str, object]) -> HttpFault:
+        _only(raw, ("status", "retry_after_s", "rate"))
         status = raw.get("status")
-        if not isinstance(status, int) or not 400 <= status <= 599:
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
             raise ValueError("fault.status must be an HTTP error status (400..599)")
         retry = raw.get("retry_after_s")
-        if retry is not None and (not isinstance(retry, int | float) or retry < 0):
+        if retry is not None and (not isinstance(retry, int | float) or isinstance(retry, bool)
+                                  or retry < 0):
             raise ValueError("fault.retry_after_s must be a number >= 0")
-        rate = raw.get("rate", 1.0)
-        if not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
-            raise ValueError("fault.rate must be a number in [0, 1]")
-        return cls(status, None if retry is None else float(retry), float(rate))
+        return cls(status, None if retry is None else float(retry), _rate(raw))
+
+
+@dataclass(frozen=True)
+class StreamFault:
+    """For a `rate` fraction of requests: a 200 stream of `after_chunks` token chunks (at most
+    the answer's length), then an in-band error event with `code` (`error`), the end of the HTTP
+    message without `[DONE]` (`truncate`), or nothing until the client goes away (`stall`)."""
+
+    stream: StreamKind
+    after_chunks: int
+    rate: float
+    code: str | None  # `error` only
+
+    @classmethod
+    def parse(cls, raw: dict[str, object]) -> StreamFault:
+        kind = raw.get("stream")
+        if kind not in STREAM_KINDS:
+            raise ValueError(f"fault.stream must be one of {', '.join(STREAM_KINDS)}")
+        _only(raw, ("stream", "after_chunks", "rate", "code") if kind == "error"
+              else ("stream", "after_chunks", "rate"))
+        after = raw.get("after_chunks", 1)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ValueError("fault.after_chunks must be an integer >= 0")
+        code = raw.get("code", "overloaded_error") if kind == "error" else None
+        if code is not None and not (isinstance(code, str) and _CODE.fullmatch(code)):
+            raise ValueError("fault.code must match ^[a-z][a-z0-9_]{0,40}$")
+        return cls(kind, after, _rate(raw), code)
+
+    def error_event(self) -> bytes:
+        body = {"error": {"message": "Overloaded", "type": self.code, "code": self.code}}
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+Fault = HttpFault | StreamFault
+
+
+def parse_fault(raw: object) -> Fault:
+    """The fault switch's JSON body: a stream fault when it names `stream`, else an HTTP fault."""
+    if not isinstance(raw, dict):
+        raise ValueError("fault must be a JSON object")
+    return StreamFault.parse(raw) if "stream" in raw else HttpFault.parse(raw)
 
 
 class ProviderApp(Component):
@@ -60,7 +121,7 @@ class ProviderApp(Component):
     def __init__(self, route: str, settings: ProviderSettings) -> None:
         self.route = route
         self.settings = settings
-        self.fault: HttpFault | None = None
+        self.fault: Fault | None = None
         self._served = 0
         self._fault_rng = random.Random(settings.seed)
         # One pre-encoded event per word: the stream costs no JSON encoding per token.
@@ -74,6 +135,14 @@ class ProviderApp(Component):
                              registry=self.registry)
         self._fault_gauge = Gauge("provider_http_fault_status", "Status of the HTTP fault switch (0 off)",
                                   ["route"], registry=self.registry)
+        self._stream_fault_gauge = Gauge("provider_stream_fault", "1 for the stream fault switched on",
+                                         ["route", "kind"], registry=self.registry)
+        self._stream_faults = Counter("provider_stream_faults_total", "Streams broken on purpose",
+                                      ["route", "kind"], registry=self.registry)
+        self._fault_gauge.labels(route).set(0)
+        for kind in STREAM_KINDS:
+            self._stream_fault_gauge.labels(route, kind).set(0)
+            self._stream_faults.labels(route, kind)  # exposed at 0 from the start
 
     async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
         if req.path == "/v1/chat/completions" and req.method == "POST":
@@ -94,20 +163,24 @@ class ProviderApp(Component):
             await send_error(send, 413, "payload_too_large")
             return
         fault = self.fault
-        if fault is not None and self._fault_rng.random() < fault.rate:
+        if fault is not None and not self._fault_rng.random() < fault.rate:
+            fault = None
+        if isinstance(fault, HttpFault):
             self._requests.labels(self.route, str(fault.status)).inc()
             await send_error(send, fault.status, "injected_fault", retry_after_s=fault.retry_after_s)
             return
+        if fault is not None:
+            self._stream_faults.labels(self.route, fault.stream).inc()
         self._served += 1
         rng = random.Random(self.settings.seed * 1_000_003 + self._served)
         self._requests.labels(self.route, "200").inc()
         self._active.labels(self.route).inc()
         try:
-            await send_stream(send, receive, 200, SSE_HEADERS, self._tokens(rng))
+            await send_stream(send, receive, 200, SSE_HEADERS, self._tokens(rng, fault))
         finally:
             self._active.labels(self.route).dec()
 
-    async def _tokens(self, rng: random.Random) -> AsyncIterator[bytes]:
+    async def _tokens(self, rng: random.Random, fault: StreamFault | None) -> AsyncIterator[bytes]:
         s = self.settings
 
         def pause_s(base_ms: float) -> float:
@@ -117,26 +190,40 @@ class ProviderApp(Component):
         # lookup per call was a tenth of the provider's CPU per token.
         await asyncio.sleep(pause_s(s.first_token_delay_ms))
         events = self._events
-        for i in range(s.tokens):
+        tokens = s.tokens if fault is None else min(s.tokens, fault.after_chunks)
+        for i in range(tokens):
             if i:
                 await asyncio.sleep(pause_s(s.token_interval_ms))
             yield events[rng.randrange(len(events))]
-        yield b"data: [DONE]\n\n"
+        if fault is None:
+            yield b"data: [DONE]\n\n"
+        elif fault.stream == "error":
+            yield fault.error_event()
+        elif fault.stream == "stall":
+            # send_stream cancels this on the client's disconnect; the bound ends it otherwise
+            # (then as a truncated stream).
+            await asyncio.sleep(STALL_BOUND_S)
 
     async def _admin_fault(self, req: Request, receive: Receive, send: Send) -> None:
         if req.method == "POST":
             try:
-                self.fault = HttpFault.parse(json.loads(await read_body(receive) or b"null"))
+                self._set_fault(parse_fault(json.loads(await read_body(receive) or b"null")))
             except (ValueError, BodyTooLarge) as exc:
                 await send_error(send, 400, "bad_request", detail=str(exc))
                 return
-            self._fault_gauge.labels(self.route).set(self.fault.status)
         elif req.method == "DELETE":
-            self.fault = None
-            self._fault_gauge.labels(self.route).set(0)
+            self._set_fault(None)
         elif req.method != "GET":
             await send_error(send, 405, "method_not_allowed")
             return
         f = self.fault
-        body = None if f is None else {"status": f.status, "retry_after_s": f.retry_after_s, "rate": f.rate}
+        body = None if f is None else {k: v for k, v in asdict(f).items()
+                                       if not (isinstance(f, StreamFault) and k == "code" and v is None)}
         await send_json(send, 200, {"route": self.route, "fault": body})
+
+    def _set_fault(self, fault: Fault | None) -> None:
+        self.fault = fault
+        self._fault_gauge.labels(self.route).set(fault.status if isinstance(fault, HttpFault) else 0)
+        for kind in STREAM_KINDS:
+            on = isinstance(fault, StreamFault) and fault.stream == kind
+            self._stream_fault_gauge.labels(self.route, kind).set(int(on))

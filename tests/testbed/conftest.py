@@ -24,3 +24,16 @@ def fault_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningT
                                                         "provider_concurrency": 2,
                                                         "queue_timeout_s": 1.0}}) as tb:
         yield tb
+
+
+@pytest.fixture(scope="module")
+def openai_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTestbed]:
+    """Rate limit 3 per 10 s per subject; circuits that never open (each stream fault stays on
+    its route); a 1.5 s provider read timeout; 6-token answers 100 ms apart (~0.6 s), long
+    enough to cut a link mid-stream."""
+    with running_testbed(tmp_path_factory, {
+        "gateway": {"rate_limit_requests": 3, "circuit_failure_threshold": 1000,
+                    "provider_read_timeout_s": 1.5},
+        "provider": {"first_token_delay_ms": 50, "token_interval_ms": 100, "tokens": 6},
+    }) as tb:
+        yield tb
