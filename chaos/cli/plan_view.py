@@ -66,10 +66,17 @@ def _from_topology(fault: Fault, env: Environment) -> list[str]:
                        + (f" +/- {format_duration(fault.jitter)}" if fault.jitter else ""),
             "partial": f"reset_peer toxic on {round((fault.toxicity or 0) * 100, 3):g}% of connections",
         }
+        rate = f" on {round((1 if fault.toxicity is None else fault.toxicity) * 100, 3):g}% of requests"
         if fault.mode == "http_errors":
-            rate = f" on {round((fault.toxicity or 1) * 100, 3):g}% of requests"
             retry = f", Retry-After {format_duration(fault.retry_after)}" if fault.retry_after else ""
             return [f"HTTP fault switch {route.http_fault}: status {fault.status}{rate}{retry}"]
+        if fault.mode.startswith("stream_"):
+            after = 1 if fault.after_chunks is None else fault.after_chunks
+            end = {"stream_error": f"in-band error {fault.code or 'overloaded_error'}",
+                   "stream_truncate": "end without [DONE]",
+                   "stream_stall": "stall until the client goes away"}[fault.mode]
+            return [f"HTTP fault switch {route.http_fault}: streams break after {after} "
+                    f"chunk(s){rate}: {end}"]
         return [f"toxiproxy {p}: {toxic[fault.mode]}" for p in proxies]
     if fault.scenario == "redis_loss":
         if topo.redis is None:

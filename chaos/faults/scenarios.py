@@ -93,16 +93,14 @@ def _provider_outage(fault: ProviderOutageFault, env: Environment) -> list[Primi
                                  f"no proxy of route {fault.target!r} in region {region!r}")
             chosen += [p for p in picked if p not in chosen]
         proxies = chosen
-    if fault.mode == "http_errors":
+    if fault.mode in ("http_errors", "stream_error", "stream_truncate", "stream_stall"):
         if route.http_fault is None:
             raise FaultError(fault.target, "resolve provider_outage",
-                             "mode http_errors needs the route's http_fault URL")
+                             f"mode {fault.mode} needs the route's http_fault URL")
         url = expand_env(route.http_fault, where=f"topology.providers.{fault.target}.http_fault")
-        body = {"status": fault.status,
-                "retry_after_s": fault.retry_after.total_seconds() if fault.retry_after else None,
-                "rate": fault.toxicity if fault.toxicity is not None else 1.0}
         return [Primitive("http", url, {
-            "apply": {"method": "POST", "url": url, "body": body, "expect_status": 200},
+            "apply": {"method": "POST", "url": url, "body": _switch_body(fault),
+                      "expect_status": 200},
             "undo": {"method": "DELETE", "url": url, "body": None, "expect_status": 200}})]
     if not proxies:
         raise FaultError(fault.target, "resolve provider_outage", "the route lists no proxies")
@@ -124,6 +122,22 @@ def _provider_outage(fault: ProviderOutageFault, env: Environment) -> list[Primi
                 out.append(_toxic(fault, proxy, ResetPeer(0), "downstream",
                                   fault.toxicity if fault.toxicity is not None else 1.0))
     return out
+
+
+def _switch_body(fault: ProviderOutageFault) -> dict[str, Any]:
+    """The provider fault switch's JSON for an http_errors or stream_* fault."""
+    rate = fault.toxicity if fault.toxicity is not None else 1.0
+    if fault.mode == "http_errors":
+        return {"status": fault.status,
+                "retry_after_s": fault.retry_after.total_seconds() if fault.retry_after else None,
+                "rate": rate}
+    kind = fault.mode.removeprefix("stream_")
+    body: dict[str, Any] = {"stream": kind,
+                            "after_chunks": fault.after_chunks if fault.after_chunks is not None else 1,
+                            "rate": rate}
+    if kind == "error":
+        body["code"] = fault.code or "overloaded_error"
+    return body
 
 
 def _service_ref(fault: AnyFault, env: Environment, name: str) -> ServiceRef:

@@ -9,7 +9,12 @@ from datetime import timedelta
 
 from chaos.spec.drill import Drill
 from chaos.spec.environment import Environment
-from chaos.spec.faults import ProviderOutageFault, RedisLossFault, RegionFailoverFault
+from chaos.spec.faults import (
+    HTTP_SWITCH_MODES,
+    ProviderOutageFault,
+    RedisLossFault,
+    RegionFailoverFault,
+)
 from chaos.spec.timeline import build_timeline
 from chaos.spec.units import format_duration as fmt
 from chaos.spec.yamlmap import Loc
@@ -138,10 +143,10 @@ def _target_problems(
             return [(where, f"environment '{env.name}' has no provider route '{fault.target}' "
                             f"(known: {_known(topo.providers)})")]
         problems: list[Problem] = []
-        if fault.mode == "http_errors" and route.http_fault is None:
+        if fault.mode in HTTP_SWITCH_MODES and route.http_fault is None:
             problems.append((("faults", i, "mode"),
-                             f"mode 'http_errors' needs topology.providers.{fault.target}.http_fault"))
-        if fault.mode not in ("http_errors",) and not route.proxies:
+                             f"mode '{fault.mode}' needs topology.providers.{fault.target}.http_fault"))
+        if fault.mode not in HTTP_SWITCH_MODES and not route.proxies:
             problems.append((("faults", i, "mode"),
                              f"provider route '{fault.target}' has no proxies for mode '{fault.mode}'"))
         for j, region_name in enumerate(fault.regions or ()):

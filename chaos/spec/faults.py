@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from chaos.spec.base import SpecModel, field_error
-from chaos.spec.units import Duration, Percent
+from chaos.spec.units import Count, Duration, Percent
 
 Tier = Literal["L", "G", "X"]
 Scenario = Literal["provider_outage", "redis_loss", "region_failover"]
 SCENARIOS: tuple[Scenario, ...] = ("provider_outage", "redis_loss", "region_failover")
 
 _FAULT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_ERROR_CODE = r"^[a-z][a-z0-9_]{0,40}$"
+
+
+def _error_code(value: str) -> str:
+    if not re.fullmatch(_ERROR_CODE, value):
+        raise ValueError("an error code is a lowercase letter then up to 40 lowercase letters, "
+                         f"digits or '_' (e.g. overloaded_error), not {value!r}")
+    return value
+
+
+ErrorCode = Annotated[
+    str,
+    AfterValidator(_error_code),
+    WithJsonSchema({"type": "string", "pattern": _ERROR_CODE,
+                    "description": "an in-band error code such as overloaded_error"}),
+]
 
 
 class FaultBase(SpecModel):
@@ -50,22 +67,36 @@ _PROVIDER_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "slow": (frozenset({"rate_kbps"}), frozenset()),
     "http_errors": (frozenset({"status"}), frozenset({"retry_after", "toxicity"})),
     "partial": (frozenset({"toxicity"}), frozenset()),
+    "stream_error": (frozenset(), frozenset({"after_chunks", "toxicity", "code"})),
+    "stream_truncate": (frozenset(), frozenset({"after_chunks", "toxicity"})),
+    "stream_stall": (frozenset(), frozenset({"after_chunks", "toxicity"})),
 }
-_PROVIDER_OPTIONAL = ("latency", "jitter", "rate_kbps", "toxicity", "status", "retry_after")
+_PROVIDER_OPTIONAL = ("latency", "jitter", "rate_kbps", "toxicity", "status", "retry_after",
+                      "after_chunks", "code")
+# Modes carried out by the route's HTTP fault switch (`http_fault`), not by its proxies.
+HTTP_SWITCH_MODES: frozenset[str] = frozenset(
+    {"http_errors", "stream_error", "stream_truncate", "stream_stall"})
 
 
 class ProviderOutageFault(FaultBase):
-    """An LLM provider route misbehaves: its links cut, stalled, slowed or erroring."""
+    """An LLM provider route misbehaves: its links cut, stalled, slowed or erroring, or its
+    streams broken, truncated or stalled mid-answer."""
 
     scenario: Literal["provider_outage"]
-    mode: Literal["down", "blackhole", "reset", "latency", "slow", "http_errors", "partial"]
+    mode: Literal["down", "blackhole", "reset", "latency", "slow", "http_errors", "partial",
+                  "stream_error", "stream_truncate", "stream_stall"]
     latency: Duration | None = None
     jitter: Duration | None = None
     rate_kbps: int | None = Field(default=None, ge=1)
     toxicity: Percent | None = None
-    """partial: share of connections hit; http_errors: share of requests answered with `status`."""
+    """partial: share of connections hit; http_errors: share of requests answered with `status`;
+    stream_*: share of requests whose stream breaks (default 100%)."""
     status: Literal[429, 500, 503] | None = None
     retry_after: Duration | None = None
+    after_chunks: Count | None = None
+    """stream_*: token chunks sent before the stream breaks (default 1)."""
+    code: ErrorCode | None = None
+    """stream_error: the in-band error's code (default `overloaded_error`)."""
     regions: tuple[str, ...] | None = None
     """Only the provider links of these regions (default: all of them)."""
 
