@@ -23,14 +23,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# Status classes of DESIGN section 4. "transport" counts with 5xx as a server-side failure.
-STATUS_CLASSES: tuple[str, ...] = ("2xx", "429", "4xx", "5xx", "transport")
+# Outcome classes of DESIGN section 4, exactly one per request. "2xx" is a *complete* stream
+# (the seed's "2xx rate" means complete streams): a 2xx answer whose body met the protocol's
+# completion rule. A 2xx answer that did not is one of the stream classes: broken (in-band
+# error), truncated (ended without the completion rule), stalled (no event for the stall
+# timeout), malformed (a chunk the protocol cannot parse). Those and "transport" count with
+# 5xx as server-side failures (SERVER_FAILURE_CLASSES).
+STATUS_CLASSES: tuple[str, ...] = (
+    "2xx", "429", "4xx", "5xx", "transport", "broken", "truncated", "stalled", "malformed",
+)
+STREAM_CLASSES: tuple[str, ...] = ("broken", "truncated", "stalled", "malformed")
+SERVER_FAILURE_CLASSES: tuple[str, ...] = ("5xx", "transport", *STREAM_CLASSES)
+CLASS_LABELS: Mapping[str, str] = {"2xx": "complete"}  # how a class is shown, where not by its key
+
+
+def server_failures(counts: Mapping[str, int]) -> int:
+    """Requests that failed on the server's side: 5xx, transport and every broken stream."""
+    return sum(counts.get(cls, 0) for cls in SERVER_FAILURE_CLASSES)
 # An SSE `error` event inside a 2xx stream: the platform gave up mid-answer (provider gone,
 # region cut behind the router). The user got no full answer: the load driver counts the
 # request as a broken stream, the prober's canary as unavailable.
 SSE_ERROR_EVENTS: tuple[bytes, bytes] = (b"\nevent: error", b"\nevent:error")
-# Transport failure kinds.
-TRANSPORT_KINDS: tuple[str, ...] = ("connect", "reset", "timeout", "protocol", "broken")
+# Transport failure kinds (no complete response head, or a timeout or protocol error).
+# Older recordings also have "broken": a 2xx stream cut short, now its own class.
+TRANSPORT_KINDS: tuple[str, ...] = ("connect", "reset", "timeout", "protocol")
 
 HIST_LOWEST_US = 1
 HIST_HIGHEST_US = 600_000_000  # 10 minutes
@@ -52,11 +68,12 @@ class LoadWindow:
     end: float
     started: int  # requests started in this window
     counts: Mapping[str, int]  # STATUS_CLASSES -> requests that ended in this window
-    error_codes: Mapping[str, int]  # short JSON error codes of non-2xx bodies, e.g. redis_unavailable
+    error_codes: Mapping[str, int]  # short codes of non-2xx bodies and in-band errors, e.g. redis_unavailable
     transport: Mapping[str, int]  # TRANSPORT_KINDS -> count (sum == counts["transport"])
     regions: Mapping[str, int]  # value of the region header of responses that ended here
-    first_token_hist: str  # encoded HDR histogram, us; every request with a first body byte
-    completion_hist: str  # encoded HDR histogram, us; 2xx requests that completed the stream
+    # Encoded HDR histograms, us, of complete streams only ("" when none):
+    first_token_hist: str  # request start -> first content-bearing event
+    completion_hist: str  # request start -> completion marker
     cancelled: int = 0  # in flight at the graceful end, stopped by the driver
     late: int = 0  # open model: started after their intended instant by more than the slack
     dropped: int = 0  # open model: never started (in-flight cap reached)
@@ -66,6 +83,13 @@ class LoadWindow:
     loop_lag_p99_ms: float = 0.0
     cpu_percent: float = 0.0  # of one core, over the window
     saturated: bool = False  # lag or CPU over the driver's limit in this window
+    ttfb_hist: str = ""  # request start -> first body byte (complete streams)
+    itl_hist: str = ""  # gaps between successive reads that carried content (complete streams)
+    tpot_hist: str = ""  # per complete stream: (completion - first token) / (output tokens - 1)
+    output_tokens: int = 0  # of complete streams
+    token_sources: Mapping[str, int] = field(default_factory=dict)  # usage | chunks -> streams
+    first_kinds: Mapping[str, int] = field(default_factory=dict)  # content | reasoning | tool_call
+    class_codes: Mapping[str, int] = field(default_factory=dict)  # "<class>:<code>" -> count
 
     @property
     def key(self) -> tuple[str, str, int, int]:

@@ -8,6 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from chaos.errors import LoadError
+from chaos.protocols import CustomProfile, Profile
 
 LoadModel = Literal["closed", "open"]
 
@@ -49,6 +50,8 @@ class LoadConfig:
     token_template: str = ""  # may contain "{subject}"; empty: no Authorization header
     subjects: int = 1  # stream k uses subject "s<k % subjects>"
     message: str = "hi"
+    protocol: Profile = field(default_factory=CustomProfile)  # request bytes and stream rules
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request (already expanded)
     model: LoadModel = "closed"
     streams: int = 1
     rate_per_s: float = 0.0
@@ -59,7 +62,7 @@ class LoadConfig:
     ramp_down_s: float = 0.0
     connect_timeout_s: float = 5.0
     first_byte_timeout_s: float = 30.0
-    idle_timeout_s: float = 30.0  # between body bytes once the first one arrived
+    stall_timeout_s: float = 30.0  # a 2xx stream with no event this long is stalled
     total_timeout_s: float = 120.0
     region_header: str = "x-served-by-region"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -87,7 +90,7 @@ class LoadConfig:
         )
         problems.extend(
             f"{name} must be > 0"
-            for name in ("connect_timeout_s", "first_byte_timeout_s", "idle_timeout_s", "total_timeout_s")
+            for name in ("connect_timeout_s", "first_byte_timeout_s", "stall_timeout_s", "total_timeout_s")
             if getattr(self, name) <= 0
         )
         if problems:

@@ -1,10 +1,11 @@
 """A lean HTTP/1.1 client connection on asyncio protocols and httptools, timed for SSE streams.
 
 One `Connection` carries one request at a time (keep-alive, no pipelining). It records
-the instants the driver needs (first body byte, end), counts SSE events and bytes, keeps
-at most 256 bytes of a non-2xx body for its error code, and enforces per-phase timeouts
-with one lazily re-armed timer per connection (no task, future or timer per request when
-driven through `send()`).
+the instants the driver needs (first body byte, end), reads a 2xx body through the
+target's protocol profile (`chaos.protocols`: events, first content, completion marker,
+in-band errors), keeps at most 256 bytes of a non-2xx body for its error code, and enforces
+per-phase timeouts with one lazily re-armed timer per connection (no task, future or timer
+per request when driven through `send()`).
 """
 
 from __future__ import annotations
@@ -17,24 +18,10 @@ from collections.abc import Callable
 import httptools
 
 from chaos.load.exchange import ERROR_HEAD_BYTES, Exchange, Timeouts, error_code_of
-from chaos.recording import SSE_ERROR_EVENTS
+from chaos.protocols import StreamState, classify_outcome
 
-_DATA_LINE = b"\ndata:"
-_ERROR_EVENTS = SSE_ERROR_EVENTS  # a 2xx stream ending in one of these is a broken stream
-# In every error event: one cheap search rules both out. (`find`, not `in`: bytes.__contains__
-# first tries its argument as an int and pays for a TypeError before it searches.)
-_EVENT_FIELD = b"\nevent:"
-_TAIL = len(_ERROR_EVENTS[0]) - 1  # bytes kept from the previous chunk: patterns may straddle
-# The tail starts as filler + "\n", so a body that starts with "data:" counts its first line
-# and the tail is always _TAIL bytes long.
-_TAIL_START = b"\0" * (_TAIL - 1) + b"\n"
-_DATA_FROM = _TAIL - (len(_DATA_LINE) - 1)  # a data line that ends in the new bytes starts here
 _monotonic = time.monotonic
 _new_tuple = tuple.__new__
-# Body pieces wait (at most this many, or one read this large) to be counted in one pass;
-# every exchange's end counts what is left, so nothing outlives its exchange.
-_PENDING_PIECES = 16
-_PENDING_READ_BYTES = 4096
 
 
 ExchangeDone = Callable[["Connection"], object]
@@ -52,15 +39,18 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "_body", "_bytes", "_collect_head", "_complete", "_connection_header", "_done",
-        "_ended_at", "_events", "_expected", "_first_byte_at", "_head", "_headers",
+        "_ended_at", "_expected", "_first_byte_at", "_head", "_head_at", "_headers",
         "_keep_alive", "_kind", "_last_byte_at", "_loop", "_names", "_parser", "_received_at",
         "_region", "_region_header", "_region_key", "_stale_parser", "_start", "_status",
-        "_tail", "_timeouts", "_timer", "_timer_due", "_transport", "closed", "on_body",
+        "_stream", "_timeouts", "_timer", "_timer_due", "_transport", "closed", "on_body",
         "on_header", "on_message_begin",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, region_header: bytes) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, region_header: bytes, stream: StreamState,
+    ) -> None:
         self._loop = loop
+        self._stream = stream  # the protocol's reading of a 2xx body, reset per exchange
         self._region_header = region_header.lower()
         self._transport: asyncio.Transport | None = None
         # httptools looks its callbacks up once, when the parser is made. Body pieces and
@@ -98,14 +88,14 @@ class Connection(asyncio.Protocol):
         self._start = start
         self._status: int | None = None  # None until the response head is complete
         self._complete = False
-        self._kind: str | None = None  # "broken" once an SSE error event is counted
+        self._kind: str | None = None  # how the exchange failed on the wire, if it did
         self._first_byte_at: float | None = None
-        self._events = 0
+        self._head_at = 0.0  # when the response head was complete
         self._bytes = 0
-        self._tail = _TAIL_START
-        self._collect_head = False  # non-2xx, or after an SSE error event: keep the body's head
+        self._collect_head = False  # a non-2xx answer: keep the body's head for its code
         self._region: str | None = None
         self._head = b""
+        self._stream.reset()
 
     # -- asyncio.Protocol --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -126,12 +116,8 @@ class Connection(asyncio.Protocol):
             if self._first_byte_at is None:
                 self._first_byte_at = now
             self._last_byte_at = now
-            if self._complete:
-                self._end(now)  # it counts the body
-                return
-            if len(self._body) >= _PENDING_PIECES or len(data) > _PENDING_READ_BYTES:
-                self._take_body()
-        elif self._complete:
+            self._take_body(now)  # per read: every event carries the instant it arrived
+        if self._complete:
             self._end(now)
 
     def _parse_failed(self, now: float) -> None:
@@ -139,6 +125,7 @@ class Connection(asyncio.Protocol):
             if self._first_byte_at is None:
                 self._first_byte_at = now
             self._last_byte_at = now
+            self._take_body(now)
         if self._complete:
             self._stale_parser = True  # garbage after the response, in the same read
             self._end(now)
@@ -157,6 +144,7 @@ class Connection(asyncio.Protocol):
     # -- httptools callbacks (besides the three C ones bound in __init__) ---------------
     def on_headers_complete(self) -> None:
         status = self._status = self._parser.get_status_code()
+        self._head_at = self._received_at
         self._collect_head = not 200 <= status < 300
         headers = self._headers
         if headers.keys() != self._names:
@@ -184,27 +172,18 @@ class Connection(asyncio.Protocol):
             keep_alive = parser.get_http_version() == "1.1"
         self._keep_alive = keep_alive
 
-    def _take_body(self) -> None:
-        """Count the events and bytes of the body pieces parsed so far (their arrival was
-        noted per read) and look for an SSE error event; keep a non-2xx body's head."""
+    def _take_body(self, now: float) -> None:
+        """Hand the body pieces of one read to the protocol's stream reader (a 2xx answer)
+        or keep a non-2xx body's head for its error code."""
         pieces = self._body
-        body = b"".join(pieces)  # of one piece: that piece, not a copy
+        body = b"".join(pieces) if len(pieces) > 1 else pieces[0]
         pieces.clear()
         self._bytes += len(body)
-        chunk = self._tail + body
-        # Occurrences that start in the tail's first bytes lie wholly inside it: they were
-        # counted with the previous pieces.
-        self._events += chunk.count(_DATA_LINE, _DATA_FROM)
-        self._tail = chunk[-_TAIL:]
         if self._collect_head:
             if len(self._head) < ERROR_HEAD_BYTES:
                 self._head += body[: ERROR_HEAD_BYTES - len(self._head)]
-        elif chunk.find(_EVENT_FIELD) >= 0 and (_ERROR_EVENTS[0] in chunk or _ERROR_EVENTS[1] in chunk):
-            if self._kind is None:  # a transport failure noted before says more
-                self._kind = "broken"
-            self._collect_head = True
-            at = max(chunk.rfind(_ERROR_EVENTS[0]), chunk.rfind(_ERROR_EVENTS[1]))
-            self._head = chunk[at + 1: at + 1 + ERROR_HEAD_BYTES]  # its data line has the code
+        else:
+            self._stream.feed(body, now)
 
     # -- the request -------------------------------------------------------------------
     async def exchange(self, request: bytes, timeouts: Timeouts) -> Exchange:
@@ -248,10 +227,20 @@ class Connection(asyncio.Protocol):
         reusable = self._complete and self._keep_alive
         if not reusable:
             self._abort()
-        head = self._head
+        status = self._status
+        stream = self._stream
+        if status is not None and 200 <= status < 300:
+            cls, code = classify_outcome(status, self._kind, stream)
+        else:
+            cls, code = classify_outcome(status, self._kind, None)
+            head = self._head
+            code = error_code_of(head) if head else None
+        tokens = stream.usage_tokens
         return _new_tuple(Exchange, (  # Exchange(...) without its Python-level __new__
-            self._status, self._kind, self._first_byte_at, self._ended_at, self._events,
-            self._bytes, self._region, error_code_of(head) if head else None,
+            status, cls, code, self._kind, self._first_byte_at, stream.first_content_at,
+            stream.done_at, self._ended_at,
+            stream.content_chunks if tokens is None else tokens, tokens is not None,
+            stream.gaps_us, stream.first_kind, stream.events, self._bytes, self._region,
             reusable and not self.closed,
         ))
 
@@ -290,16 +279,25 @@ class Connection(asyncio.Protocol):
             return  # between requests: the next one arms again
         t = self._timeouts
         now = _monotonic()
-        phase_deadline = (
-            self._start + t.first_byte_s
-            if self._first_byte_at is None
-            else self._last_byte_at + t.idle_s
-        )
-        deadline = min(self._start + t.total_s, phase_deadline)
+        status = self._status
+        stalled = False
+        if status is None:
+            phase_deadline = self._start + t.first_byte_s
+        elif 200 <= status < 300:
+            # A 2xx stream: the stall clock runs from the last event (or the head); comment
+            # lines and partial events do not reset it.
+            last = self._stream.last_event_at
+            phase_deadline = (self._head_at if last is None else last) + t.stall_s
+            stalled = True
+        else:
+            last_byte = self._head_at if self._first_byte_at is None else self._last_byte_at
+            phase_deadline = last_byte + t.stall_s
+        total_deadline = self._start + t.total_s
+        deadline = min(total_deadline, phase_deadline)
         if now >= deadline - 0.0005:
-            self._fail("timeout")
-        elif self._first_byte_at is None:
-            self._arm(min(deadline, now + t.idle_s))  # a first byte may start the idle clock
+            self._fail("stall" if stalled and phase_deadline <= total_deadline else "timeout")
+        elif status is None:
+            self._arm(min(deadline, now + t.stall_s))  # the head may start the stall clock
         else:
             self._arm(deadline)
 
@@ -318,9 +316,10 @@ class Connection(asyncio.Protocol):
             self._keep_alive = False
             self._end(_monotonic())
         elif self._status is not None:
-            # The server answered; a 2xx cut short is a broken stream, any other status
-            # keeps its class (the server already said what it had to say).
-            self._fail("broken" if 200 <= self._status < 300 else None)
+            # The server answered, then the connection ended before the body did: a 2xx
+            # stream without its completion marker is truncated (the protocol decides), any
+            # other status keeps its class (the server already said what it had to say).
+            self._fail("closed" if exc is None else "reset")
         else:
             self._fail("reset")
 
@@ -334,7 +333,10 @@ class Connection(asyncio.Protocol):
 
     def _end(self, now: float) -> None:
         if self._body:
-            self._take_body()
+            self._take_body(now)
+        status = self._status
+        if status is not None and 200 <= status < 300:
+            self._stream.finish(now)
         self._ended_at = now
         done = self._done
         if done is not None:
@@ -358,7 +360,7 @@ def _waker(waiter: asyncio.Future[None]) -> ExchangeDone:
 
 async def open_connection(
     host: str, port: int, *, tls: ssl.SSLContext | None, connect_timeout_s: float,
-    region_header: bytes,
+    region_header: bytes, stream: Callable[[], StreamState],
 ) -> Connection:
     """Connect to host:port (TLS through asyncio's SSL transport when `tls` is given).
 
@@ -367,7 +369,7 @@ async def open_connection(
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(connect_timeout_s):
         _, protocol = await loop.create_connection(
-            lambda: Connection(loop, region_header), host, port,
+            lambda: Connection(loop, region_header, stream()), host, port,
             ssl=tls, server_hostname=host if tls is not None else None,
         )
     return protocol

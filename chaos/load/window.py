@@ -35,11 +35,12 @@ class LatencyCounts:
     them into HDR buckets and feeds HDR once per distinct bucket.
     """
 
-    __slots__ = ("_values", "add")
+    __slots__ = ("_values", "add", "extend")
 
     def __init__(self) -> None:
         self._values: list[int] = []
         self.add = self._values.append  # the hot path: no Python frame per value
+        self.extend = self._values.extend
 
     def __len__(self) -> int:
         return len(self._values)
@@ -60,6 +61,9 @@ class LatencyCounts:
         return counts
 
     def encode(self) -> str:
+        """The base64 HDR histogram, or "" when the window recorded no value."""
+        if not self._values:
+            return ""
         hist = HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_SIGNIFICANT_DIGITS)
         for value, count in self.counts().items():
             hist.record_value(value, count)
@@ -68,20 +72,6 @@ class LatencyCounts:
         # histogram (a ~170 KB counts array) is freed now, not by a garbage collection.
         hist.encoder = None
         return encoded.decode("ascii")
-
-
-def status_class(exchange: Exchange) -> str:
-    """One of STATUS_CLASSES for a finished exchange."""
-    if exchange.kind is not None or exchange.status is None:
-        return "transport"
-    status = exchange.status
-    if 200 <= status < 300:
-        return "2xx"
-    if status == 429:
-        return "429"
-    if status >= 500:
-        return "5xx"
-    return "4xx"  # other 4xx; 1xx/3xx final answers are client-side misconfiguration too
 
 
 class WindowAccumulator:
@@ -107,6 +97,13 @@ class WindowAccumulator:
         self.regions: dict[str, int] = {}
         self.first_token = LatencyCounts()
         self.completion = LatencyCounts()
+        self.ttfb = LatencyCounts()
+        self.itl = LatencyCounts()
+        self.tpot = LatencyCounts()
+        self.output_tokens = 0
+        self.token_sources: dict[str, int] = {}
+        self.first_kinds: dict[str, int] = {}
+        self.class_codes: dict[str, int] = {}
         self.cancelled = 0
         self.late = 0
         self.dropped = 0
@@ -114,22 +111,35 @@ class WindowAccumulator:
         self.bytes_received = 0
 
     def record(self, exchange: Exchange, start: float) -> str:
-        """Count one ended request; `start` is its (intended) start, monotonic seconds."""
-        status, kind, first_byte_at, ended_at, events, nbytes, region, error_code, _ = exchange
-        if first_byte_at is not None:
-            self.first_token.add(int((first_byte_at - start) * 1e6))
-        if kind is None and status is not None and 200 <= status < 300:
-            # The hot path: no transport kind, no error code, and the 2xx count is the
-            # number of completions (filled in at close).
-            cls = "2xx"
-            self.completion.add(int((ended_at - start) * 1e6))
+        """Count one ended request; `start` is its (intended) start, monotonic seconds.
+        Latencies and token figures are of complete streams only."""
+        (_, cls, code, kind, first_byte_at, first_token_at, done_at, ended_at, tokens,
+         from_usage, gaps, first_kind, events, nbytes, region, _reusable) = exchange
+        if cls == "2xx":
+            # The hot path: the 2xx count is the number of completions (filled in at close).
+            done = ended_at if done_at is None else done_at
+            self.completion.add(int((done - start) * 1e6))
+            if first_byte_at is not None:
+                self.ttfb.add(int((first_byte_at - start) * 1e6))
+            if first_token_at is not None:
+                self.first_token.add(int((first_token_at - start) * 1e6))
+                kinds = self.first_kinds
+                kinds[first_kind] = kinds.get(first_kind, 0) + 1  # type: ignore[index,arg-type]  # set with first_token_at
+                if tokens > 1:
+                    self.tpot.add(int((done - first_token_at) * 1e6 / (tokens - 1)))
+            if gaps:
+                self.itl.extend(gaps)
+            self.output_tokens += tokens
+            source = "usage" if from_usage else "chunks"
+            self.token_sources[source] = self.token_sources.get(source, 0) + 1
         else:
-            cls = status_class(exchange)
             self.counts[cls] += 1
-            if kind is not None:
+            if cls == "transport" and kind is not None:
                 self.transport[kind] = self.transport.get(kind, 0) + 1
-            if error_code is not None:
-                self.error_codes[error_code] = self.error_codes.get(error_code, 0) + 1
+            if code is not None:
+                self.error_codes[code] = self.error_codes.get(code, 0) + 1
+                key = f"{cls}:{code}"
+                self.class_codes[key] = self.class_codes.get(key, 0) + 1
         if region is not None:
             self.regions[region] = self.regions.get(region, 0) + 1
         self.events += events
@@ -155,6 +165,13 @@ class WindowAccumulator:
             regions=self.regions,
             first_token_hist=self.first_token.encode(),
             completion_hist=self.completion.encode(),
+            ttfb_hist=self.ttfb.encode(),
+            itl_hist=self.itl.encode(),
+            tpot_hist=self.tpot.encode(),
+            output_tokens=self.output_tokens,
+            token_sources=self.token_sources,
+            first_kinds=self.first_kinds,
+            class_codes=self.class_codes,
             cancelled=self.cancelled,
             late=self.late,
             dropped=self.dropped,
@@ -168,3 +185,4 @@ class WindowAccumulator:
         self.seq += 1
         self._clear()
         return window
+

@@ -91,10 +91,10 @@ class _Worker:
         self.target = cfg.target()
         self.tls = ssl.create_default_context() if self.target.tls else None
         self.timeouts = Timeouts(
-            cfg.connect_timeout_s, cfg.first_byte_timeout_s, cfg.idle_timeout_s, cfg.total_timeout_s
+            cfg.connect_timeout_s, cfg.first_byte_timeout_s, cfg.stall_timeout_s, cfg.total_timeout_s
         )
         self.region_header = cfg.region_header.encode("latin-1")
-        self.body = b'{"message": ' + _json_string(cfg.message) + b"}"
+        self.protocol = cfg.protocol
         self.requests: dict[int, bytes] = {}
         self.acc = WindowAccumulator(cfg.run_id, share.worker_id, share.incarnation)
         self.lag = LagMonitor(self.loop)
@@ -278,6 +278,7 @@ class _Worker:
             conn = await open_connection(
                 self.target.host, self.target.port, tls=self.tls,
                 connect_timeout_s=self.timeouts.connect_s, region_header=self.region_header,
+                stream=self.protocol.stream,
             )
         except (OSError, TimeoutError):
             return _connect_failure(), None
@@ -287,10 +288,12 @@ class _Worker:
         subject = k % self.cfg.subjects
         request = self.requests.get(subject)
         if request is None:
-            token = self.cfg.token_template.replace("{subject}", f"s{subject}") or None
+            name = f"s{subject}"
+            token = self.cfg.token_template.replace("{subject}", name) or None
+            shape = self.protocol.request(self.cfg.message, name, token)
             request = build_request(
                 method="POST", path=self.target.path, host_header=self.target.host_header,
-                body=self.body, token=token,
+                body=shape.body, headers=shape.headers + self.cfg.headers,
             )
             self.requests[subject] = request
         return request
@@ -346,15 +349,11 @@ class _KeepAliveRun:
 
 def _connect_failure() -> Exchange:
     return Exchange(
-        status=None, kind="connect", first_byte_at=None, ended_at=time.monotonic(), events=0,
-        bytes_received=0, region=None, error_code=None, keep_alive=False,
+        status=None, cls="transport", code=None, kind="connect", first_byte_at=None,
+        first_token_at=None, done_at=None, ended_at=time.monotonic(), tokens=0,
+        tokens_from_usage=False, gaps_us=[], first_kind=None, events=0, bytes_received=0,
+        region=None, keep_alive=False,
     )
-
-
-def _json_string(text: str) -> bytes:
-    import json
-
-    return json.dumps(text).encode("utf-8")
 
 
 async def _sleep_until(instant: float) -> None:

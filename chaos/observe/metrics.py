@@ -36,6 +36,7 @@ class ObserverConfig:
     queries: Mapping[str, str] = field(default_factory=lambda: DEFAULT_QUERIES)
     interval_s: float = 1.0
     timeout_s: float = 0.8
+    headers: tuple[tuple[str, str], ...] = ()  # on every scrape and query (bearer tokens, keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class MetricsObserver:
         self._requests += 1
         try:
             with anyio.fail_after(self.config.timeout_s):
-                response = await client.get(url, params=params, timeout=self.config.timeout_s)
+                response = await client.get(url, params=params, timeout=self.config.timeout_s,
+                                            headers=dict(self.config.headers))
         except TimeoutError:
             self._fail(f"{url}: timed out after {self.config.timeout_s:g} s")
             return None

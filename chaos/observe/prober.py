@@ -1,6 +1,8 @@
-"""`AvailabilityProber`: once per second, GET health and one small streamed canary chat request;
-a second is available only when both succeed (DESIGN section 4). Response content is never kept:
-only the status, a short JSON error code, the serving region and the first-token time."""
+"""`AvailabilityProber`: once per second, GET health and one small streamed canary chat request
+through the target's protocol profile; a second is available only when the health check
+succeeds and the canary's stream is complete (DESIGN section 4). Response content is never
+kept: only the status, the outcome class, a short error code, the serving region and the
+first-token time."""
 
 from __future__ import annotations
 
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
-from chaos.recording import SSE_ERROR_EVENTS, ProbeSecond
+from chaos.observe.canary import CanaryResult, send_canary
+from chaos.protocols import CustomProfile, Profile
+from chaos.recording import ProbeSecond
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-CANARY_PAYLOAD = {"message": "hi"}
-_STREAM_KEEP = 4096  # bytes of the canary stream kept to find that event and its code
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class AvailabilityProber:
     def __init__(self, base_url: str, emit: Callable[[ProbeSecond], None], *,
                  health_path: str = "/health", chat_path: str = "/api/chat",
                  token: str | None = None, region_header: str = "x-region",
+                 profile: Profile | None = None, headers: tuple[tuple[str, str], ...] = (),
                  interval_s: float = 1.0, timeout_s: float = 0.9,
                  clock: Callable[[], float] = time.time) -> None:
         self.base_url = base_url.rstrip("/")
@@ -57,6 +60,8 @@ class AvailabilityProber:
         self.health_path = health_path
         self.chat_path = chat_path
         self.token = token
+        self.profile: Profile = profile if profile is not None else CustomProfile()
+        self.headers = headers
         self.region_header = region_header
         self.interval_s = interval_s
         self.timeout_s = timeout_s
@@ -124,7 +129,7 @@ class AvailabilityProber:
     async def _health(self, client: httpx.AsyncClient, out: list[tuple[bool, str | None]]) -> None:
         try:
             with anyio.fail_after(self.timeout_s):
-                r = await client.get(self.base_url + self.health_path)
+                r = await client.get(self.base_url + self.health_path, headers=dict(self.headers))
         except TimeoutError:
             out.append((False, "health timeout"))
             return
@@ -139,43 +144,23 @@ class AvailabilityProber:
 
     async def _chat(self, client: httpx.AsyncClient,
                     out: list[tuple[bool, str | None, str | None, float | None]]) -> None:
-        headers = {"accept": "text/event-stream"}
-        if self.token:
-            headers["authorization"] = f"Bearer {self.token}"
-        started = time.monotonic()
-        first_ms: float | None = None
-        region: str | None = None
-        try:
-            with anyio.fail_after(self.timeout_s):
-                async with client.stream("POST", self.base_url + self.chat_path,
-                                         json=CANARY_PAYLOAD, headers=headers) as r:
-                    region = r.headers.get(self.region_header)
-                    if not 200 <= r.status_code < 300:
-                        body = await r.aread()
-                        code = _error_code(body)
-                        out.append((False, f"chat {r.status_code}" + (f" {code}" if code else ""),
-                                    region, None))
-                        return
-                    seen, broken = b"\n", False
-                    async for chunk in r.aiter_bytes():
-                        if chunk and first_ms is None:
-                            first_ms = (time.monotonic() - started) * 1000.0
-                        seen = (seen + chunk)[-_STREAM_KEEP:]
-                        broken = broken or any(m in seen for m in SSE_ERROR_EVENTS)
-            if broken:  # the 200 stream broke mid-way (`event: error`): no answer was served
-                at = max(seen.rfind(m) for m in SSE_ERROR_EVENTS)
-                data = seen[at:].partition(b"\ndata:")[2].partition(b"\n")[0] if at >= 0 else b""
-                code = _error_code(data)
-                out.append((False, "chat stream error" + (f" {code}" if code else ""), region,
-                            first_ms))
-                return
-        except TimeoutError:
-            out.append((False, "chat timeout", region, first_ms))
-            return
-        except httpx.HTTPError as exc:
-            out.append((False, f"chat {type(exc).__name__}", region, first_ms))
-            return
-        if first_ms is None:
-            out.append((False, "chat empty stream", region, None))
-            return
-        out.append((True, None, region, first_ms))
+        result = await send_canary(
+            client, self.base_url + self.chat_path, self.profile, token=self.token,
+            headers=self.headers, region_header=self.region_header, timeout_s=self.timeout_s,
+        )
+        # Only a complete stream is an available second: an error status, an in-band error,
+        # a stream cut short, stalled or unreadable all served no answer.
+        out.append((result.ok, None if result.ok else _short(result), result.region,
+                    result.first_token_ms if result.ok else None))
+
+
+def _short(result: CanaryResult) -> str:
+    """The canary's failure for the probe record: class and code, never the message."""
+    if result.status is None:
+        return f"chat {result.failure or 'transport'}"
+    parts = [f"chat {result.status}"]
+    if result.cls not in ("4xx", "5xx", "429"):
+        parts.append(f"stream {result.cls}" if result.cls != "2xx" else "")
+    if result.code:
+        parts.append(result.code)
+    return " ".join(p for p in parts if p)

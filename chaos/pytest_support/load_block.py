@@ -38,18 +38,19 @@ class LoadRecording:
 def env_load_config(env: Environment, *, streams: int, workers: int, think_time_s: float,
                     message: str, run_id: str) -> LoadConfig:
     """A closed-model load at the environment's chat endpoint, with its auth and host guard."""
-    from chaos.run.plan import env_hosts
+    from chaos.run.plan import env_hosts, expand_headers
     from chaos.spec import expand_env
 
     auth = env.target.auth
     base = expand_env(env.target.base_url, where="target.base_url").rstrip("/")
     return LoadConfig(
-        url=base + env.target.chat_path,
+        url=base + env.target.chat_path_resolved,
         token_template=expand_env(auth.token, where="target.auth.token") if auth else "",
         subjects=auth.subjects if auth else 1, message=message, model="closed", streams=streams,
         think_time_s=think_time_s, hold_s=MAX_BLOCK_S, workers=workers, run_id=run_id,
         region_header=env.target.region_header or "x-served-by-region",
-        allowed_hosts=env_hosts(env),
+        allowed_hosts=env_hosts(env), protocol=env.target.profile(),
+        headers=expand_headers(env.target.headers, "target.headers"),
     )
 
 

@@ -111,7 +111,7 @@ def target_of(env: Environment, where: str = "") -> Target:
     t = env.target
     token = expand_env(t.auth.token, where=where) if t.auth is not None else None
     return Target(
-        base_url=expand_env(t.base_url, where=where), chat_path=t.chat_path,
+        base_url=expand_env(t.base_url, where=where), chat_path=t.chat_path_resolved,
         health_path=t.health_path, token_template=token, region_header=t.region_header,
     )
 

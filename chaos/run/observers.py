@@ -8,7 +8,7 @@ import time
 from anyio.abc import TaskGroup
 
 from chaos.observe import AvailabilityProber, MetricsObserver, ObserverConfig
-from chaos.run.plan import DEFAULT_REGION_HEADER
+from chaos.run.plan import DEFAULT_REGION_HEADER, expand_headers
 from chaos.run.recorder import Recorder
 from chaos.spec import Drill, Environment, expand_env
 
@@ -30,6 +30,7 @@ def start_observers(tg: TaskGroup, env: Environment, drill: Drill, recorder: Rec
             queries=queries,
             interval_s=metrics.interval.total_seconds(),
             timeout_s=metrics.timeout.total_seconds(),
+            headers=expand_headers(metrics.headers, "metrics.headers"),
         ),
         emit=recorder.add_sample,
         clock=time.time,
@@ -40,9 +41,11 @@ def start_observers(tg: TaskGroup, env: Environment, drill: Drill, recorder: Rec
         expand_env(target.base_url),
         recorder.add_probe,
         health_path=target.health_path,
-        chat_path=target.chat_path,
+        chat_path=target.chat_path_resolved,
         token=token,
         region_header=target.region_header or DEFAULT_REGION_HEADER,
+        profile=target.profile(),
+        headers=expand_headers(target.headers, "target.headers"),
         interval_s=PROBE_INTERVAL_S,
         timeout_s=PROBE_TIMEOUT_S,
     )

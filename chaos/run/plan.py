@@ -13,7 +13,8 @@ from chaos.spec import Drill, Environment, Timeline, expand_env
 
 DEFAULT_REGION_HEADER = "x-served-by-region"
 # Think time and request timeouts describe the system and the users, not the drill's
-# schedule, so --time-scale leaves them alone; ramps, hold and fault windows scale.
+# schedule, so --time-scale leaves them alone; ramps, hold, fault windows and the stall
+# timeout scale.
 
 
 def wall_phases(timeline: Timeline, load_started_at: float) -> tuple[Phase, ...]:
@@ -39,6 +40,11 @@ def env_hosts(env: Environment) -> tuple[str, ...]:
     return (host,) if host else ()
 
 
+def expand_headers(headers: dict[str, str], where: str) -> tuple[tuple[str, str], ...]:
+    """Header values with their `${VAR}` resolved (the values are secrets: never logged)."""
+    return tuple((name, expand_env(value, where=f"{where}.{name}")) for name, value in headers.items())
+
+
 def load_config(
     drill: Drill, env: Environment, timeline: Timeline, *, run_id: str, load_scale: float,
     workers: int | None = None,
@@ -54,7 +60,7 @@ def load_config(
         workers = load.workers if isinstance(load.workers, int) else _auto_workers(drill, load_scale)
     timeouts = load.timeouts
     common = {
-        "url": base + env.target.chat_path,
+        "url": base + env.target.chat_path_resolved,
         "token_template": expand_env(auth.token, where="target.auth.token") if auth else "",
         "subjects": auth.subjects if auth else 1,
         "message": load.message,
@@ -65,7 +71,11 @@ def load_config(
         "ramp_down_s": ramp_down_s,
         "connect_timeout_s": timeouts.connect.total_seconds(),
         "first_byte_timeout_s": timeouts.first_byte.total_seconds(),
-        "idle_timeout_s": timeouts.idle.total_seconds(),
+        # The stall timeout is drill time (a stall of 30 "seconds" in a run compressed 4x is
+        # 7.5 s), so it scales; the other request timeouts describe the system and do not.
+        "stall_timeout_s": max(0.05, timeouts.stall_s * timeline.time_scale),
+        "protocol": env.target.profile(),
+        "headers": expand_headers(env.target.headers, "target.headers"),
         "total_timeout_s": timeouts.total.total_seconds(),
         "region_header": env.target.region_header or DEFAULT_REGION_HEADER,
         "workers": workers,

@@ -10,9 +10,11 @@ import anyio
 import httpx
 
 from chaos.errors import ChaosError
+from chaos.observe.canary import CanaryResult
 from chaos.spec import Drill, Environment, expand_env
 
 HTTP_TIMEOUT_S = 3.0
+CANARY_TIMEOUT_S = 20.0  # a whole chat stream; a stall shows after half of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,8 @@ async def run_preflight(drill: Drill, env: Environment) -> PreflightReport:
             results[index] = await check(env, client)
 
         async with anyio.create_task_group() as tg:
-            for index, check in enumerate((_toxiproxy_checks, _runtime_checks, _target_check)):
+            for index, check in enumerate((_toxiproxy_checks, _runtime_checks, _target_check,
+                                           _canary_check)):
                 tg.start_soon(run, index, check)
     return PreflightReport(tuple(r for i in sorted(results) for r in results[i]))
 
@@ -128,6 +131,69 @@ async def _target_check(env: Environment, client: httpx.AsyncClient) -> list[Che
     ok = response.status_code == 200
     return [CheckResult("target", ok, f"{url} answered {response.status_code}"
                         + ("" if ok else ", expected 200"))]
+
+
+async def _canary_check(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:
+    """One real chat request through the target's protocol: anything but a complete stream
+    refuses the drill, with what the target said and what to look at."""
+    from chaos.observe.canary import send_canary
+    from chaos.run.plan import DEFAULT_REGION_HEADER, expand_headers
+
+    target = env.target
+    try:
+        url = _expand(target.base_url).rstrip("/") + target.chat_path_resolved
+        token = (_expand(target.auth.token).replace("{subject}", "canary")
+                 if target.auth else None)
+        headers = expand_headers(target.headers, "target.headers")
+        profile = target.profile()
+    except (_CheckFailed, ChaosError) as exc:
+        return [CheckResult("canary", False, str(exc))]
+    result = await send_canary(client, url, profile, token=token, headers=headers,
+                               region_header=target.region_header or DEFAULT_REGION_HEADER,
+                               timeout_s=CANARY_TIMEOUT_S, stall_s=CANARY_TIMEOUT_S / 2)
+    if result.ok and result.first_token_ms is not None:
+        detail = f"{target.protocol} stream complete, first token {result.first_token_ms:.0f} ms"
+        return [CheckResult("canary", True, detail)]
+    if result.ok:  # complete by its marker, yet not one event read as content
+        return [CheckResult("canary", False, (
+            f"target answered {result.status} with a stream that held no content as "
+            f"{target.protocol} reads it: is target.protocol right? (now {target.protocol})"))]
+    return [CheckResult("canary", False, canary_refusal(result, target.protocol,
+                                                        target.chat_path_resolved))]
+
+
+def canary_refusal(result: CanaryResult, protocol: str, chat_path: str) -> str:
+    """One line: what the target answered, and what to fix."""
+    said = []
+    if result.status is None:
+        said.append(result.failure or "no answer")
+    else:
+        said.append(str(result.status))
+        if result.cls not in ("2xx", "4xx", "5xx", "429"):
+            said.append(f"{result.cls} stream")
+    if result.code:
+        said.append(result.code)
+    if result.message:
+        said.append(f'"{result.message}"')
+    hint = _HINTS.get(result.cls, "check the target")
+    if result.status in (401, 403):
+        hint = "is target.auth.token right?"
+    elif result.status in (404, 405):
+        hint = f"is target.chat_path right? (now {chat_path}, protocol {protocol})"
+    return f"target answered {' '.join(said)}: {hint.format(protocol=protocol)}"
+
+
+_HINTS = {
+    "4xx": "is target.protocol right? (now {protocol})",
+    "malformed": "the stream does not read as {protocol}: is target.protocol right? (now {protocol})",
+    "truncated": ("the stream ended without the completion marker of {protocol}: "
+                  "is target.protocol right? (now {protocol})"),
+    "broken": "the stream ended with an in-band error before any fault: check the target",
+    "stalled": "the stream stopped sending events: check the target",
+    "5xx": "the target fails before any fault: check its health",
+    "429": "the target sheds load before the drill starts: wait, or check its rate limits",
+    "transport": "is target.base_url right, and the target up?",
+}
 
 
 async def _runtime_checks(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from chaos.recording import LoadWindow, ProbeSecond, Sample
+from chaos.recording import LoadWindow, ProbeSecond, Sample, server_failures
 from chaos.slo.histogram import HistogramAccumulator
 
 AbortMetric = Literal["rate_5xx", "rate_2xx", "rate_429", "p95_first_token_ms",
@@ -132,7 +132,7 @@ class AbortMonitor:
         self._seconds += 1
         ended = sum(b.counts.values())
         values: dict[str, float | None] = {
-            "rate_5xx": (b.counts.get("5xx", 0) + b.counts.get("transport", 0)) / ended if ended else None,
+            "rate_5xx": server_failures(b.counts) / ended if ended else None,
             "rate_2xx": b.counts.get("2xx", 0) / ended if ended else None,
             "rate_429": b.counts.get("429", 0) / ended if ended else None,
             "p95_first_token_ms": b.first_token.percentile_ms(95.0),

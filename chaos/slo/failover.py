@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chaos.recording import FaultRecord, LoadWindow, ProbeSecond, Sample
+from chaos.recording import FaultRecord, LoadWindow, ProbeSecond, Sample, server_failures
 from chaos.slo.config import Thresholds
 from chaos.slo.limits import FAILOVERS_METRIC, active_regions, counter_increments
 from chaos.slo.scope import window_instant
@@ -93,7 +93,7 @@ def _back_within(windows: Sequence[LoadWindow], probes: Sequence[ProbeSecond], r
         k = int(window_instant(w.start, w.end) - reverted)
         if 0 <= k < n and window_instant(w.start, w.end) >= reverted:
             ok2[k] += w.counts.get("2xx", 0)
-            bad[k] += w.counts.get("5xx", 0) + w.counts.get("transport", 0)
+            bad[k] += server_failures(w.counts)
             r429[k] += w.counts.get("429", 0)
             ended[k] += sum(w.counts.values())
     for p in probes:

@@ -50,7 +50,10 @@ class HistogramAccumulator:
         self._hi = -1
 
     def add_encoded(self, encoded: str | bytes) -> int:
-        """Add one base64 histogram; returns how many values it held."""
+        """Add one base64 histogram (an empty string is an empty one); returns how many
+        values it held."""
+        if not encoded:
+            return 0
         raw = base64.b64decode(encoded)
         payload = zlib.decompress(raw[ext_header_size:])
         if not _matches_contract(payload):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from chaos.recording import LoadWindow
+from chaos.recording import LoadWindow, server_failures
 from chaos.slo.catalog import ROLLBACK_MINUTE_S, rollback_minutes
 from chaos.slo.config import Thresholds
 from chaos.slo.scope import window_instant
@@ -19,7 +19,7 @@ class Minute:
     index: int
     start: float
     ok_2xx: int
-    failures: int  # 5xx + transport
+    failures: int  # 5xx, transport and broken streams (server_failures)
     ended: int
 
 
@@ -33,7 +33,7 @@ def minutes(windows: Sequence[LoadWindow], run_start: float, run_end: float,
         if 0 <= i < n:
             c = w.counts
             acc[i][0] += c.get("2xx", 0)
-            acc[i][1] += c.get("5xx", 0) + c.get("transport", 0)
+            acc[i][1] += server_failures(c)
             acc[i][2] += sum(c.values())
     return [Minute(i, run_start + i * minute_s, a[0], a[1], a[2]) for i, a in enumerate(acc)]
 

@@ -6,7 +6,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from chaos.recording import STATUS_CLASSES, LoadWindow, MissingWindow
+from chaos.recording import STATUS_CLASSES, LoadWindow, MissingWindow, server_failures
 from chaos.slo.histogram import HistogramAccumulator
 
 
@@ -132,7 +132,7 @@ class LoadAggregate:
 
     @property
     def server_failures(self) -> int:
-        return self.counts.get("5xx", 0) + self.counts.get("transport", 0)
+        return server_failures(self.counts)
 
     @property
     def window_gap_fraction(self) -> float:

@@ -173,7 +173,7 @@ def _rates(j: _Judge, th: Thresholds) -> list[Criterion]:
     den = agg.ended
     specs = [
         ("rate_2xx", agg.counts.get("2xx", 0), th.rate_2xx, ">=", "2xx responses"),
-        ("rate_5xx", agg.server_failures, th.rate_5xx, "<=", "5xx and transport failures"),
+        ("rate_5xx", agg.server_failures, th.rate_5xx, "<=", "server-side failures (5xx, transport, broken/truncated/stalled/malformed streams)"),
         ("rate_429", agg.counts.get("429", 0), th.rate_429, "<=", "429 load-shedding responses"),
     ]
     gap = _load_gap(j)

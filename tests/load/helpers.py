@@ -43,7 +43,8 @@ def run_worker(
 def merged(windows: list[LoadWindow], field: str = "first_token_hist") -> HdrHistogram:
     total = HdrHistogram(1, 600_000_000, 3)
     for w in windows:
-        total.add(HdrHistogram.decode(getattr(w, field)))
+        if getattr(w, field):  # "" is a window without a value
+            total.add(HdrHistogram.decode(getattr(w, field)))
     return total
 
 

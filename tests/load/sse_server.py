@@ -14,6 +14,9 @@ Each request says what it wants in its query string:
   error_after   after this many events send `event: error` with the JSON `error` code, then
                 end the response properly (chunked framing), as a gateway does mid-stream
   region        value of the x-served-by-region header
+  done          0: no `data: [DONE]` after the last event (a truncated stream); default 1
+  format        openai: OpenAI chat-completion chunks (a role-only chunk first, then one
+                content chunk per event, a finish chunk and a usage chunk before [DONE])
 Admin: GET /admin/stall?ms=N holds every response start until N ms from now;
 GET /admin/stats returns {"connections": .., "requests": ..}.
 
@@ -46,8 +49,28 @@ class ServerState:
 STATE = ServerState()
 
 
+_DONE = b"data: [DONE]\n\n"
+
+
 def _event(i: int) -> bytes:
     return b'data: {"token": "tok", "i": %d}\n\n' % i
+
+
+def _openai_event(i: int) -> bytes:
+    return (b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
+            b'"choices":[{"index":0,"delta":{"content":"tok%d "},"finish_reason":null}]}\n\n' % i)
+
+
+_OPENAI_ROLE = (b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
+                b'"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n')
+
+
+def _openai_tail(events: int) -> bytes:
+    return (b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
+            b'"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+            b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
+            b'"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":%d,"total_tokens":%d}}\n\n'
+            % (events, events + 1))
 
 
 class SSEProtocol(asyncio.Protocol):
@@ -60,6 +83,8 @@ class SSEProtocol(asyncio.Protocol):
         self.handles: list[asyncio.TimerHandle] = []
         self.error_after: tuple[int, bytes] | None = None  # (events before it, error code)
         self.hangup = False
+        self.done = _DONE
+        self.openai = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop transports are duck-typed
@@ -118,6 +143,10 @@ class SSEProtocol(asyncio.Protocol):
         framing = q.get("framing", "chunked")
         abort_after = int(q["abort_after"]) if "abort_after" in q else None
         self.hangup = q.get("hangup") == "1"
+        self.done = _DONE if q.get("done", "1") == "1" else b""
+        self.openai = q.get("format") == "openai"
+        if self.openai:
+            self.done = _openai_tail(int(q.get("events", "1"))) + self.done
         if "error_after" in q:
             self.error_after = (int(q["error_after"]), q.get("error", "test_error").encode())
         head = b"HTTP/1.1 %d %s\r\ncontent-type: text/event-stream\r\n%s" % (
@@ -125,7 +154,9 @@ class SSEProtocol(asyncio.Protocol):
         if framing == "chunked":
             head += b"transfer-encoding: chunked\r\n"
         elif framing == "length":
-            head += b"content-length: %d\r\n" % sum(len(_event(i)) for i in range(events))
+            body_len = (sum(len(_openai_event(i)) for i in range(events)) + len(_OPENAI_ROLE)
+                        if self.openai else sum(len(_event(i)) for i in range(events)))
+            head += b"content-length: %d\r\n" % (body_len + len(self.done))
         if close or framing == "close":
             head += b"connection: close\r\n"
 
@@ -133,6 +164,9 @@ class SSEProtocol(asyncio.Protocol):
             # The head, then each event, schedules the next step: nothing can be reordered.
             self.write(head + b"\r\n")
             if events == 0:
+                if self.done:
+                    self.write(b"%x\r\n%s\r\n" % (len(self.done), self.done)
+                               if framing == "chunked" else self.done)
                 self.send_end(framing, close)
                 return
             self.at(begin + first_s, lambda: self.send_event(
@@ -161,7 +195,12 @@ class SSEProtocol(asyncio.Protocol):
             return
         if i == 0:
             STATE.first_late_ms.append(max(0.0, (time.monotonic() - due0) * 1000.0))
-        data = _event(i)
+        if self.openai:
+            data = (_OPENAI_ROLE if i == 0 else b"") + _openai_event(i)
+        else:
+            data = _event(i)
+        if i == events - 1:
+            data += self.done
         self.write(b"%x\r\n%s\r\n" % (len(data), data) if framing == "chunked" else data)
         if i == events - 1:
             self.send_end(framing, close)

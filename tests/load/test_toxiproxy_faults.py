@@ -9,7 +9,7 @@ import pytest
 
 from chaos.load import LoadConfig
 from tests.load.conftest import SSEServer
-from tests.load.helpers import recorded, run_worker
+from tests.load.helpers import recorded, run_worker, total
 from tests.servers import ToxiproxyServer, free_port
 
 
@@ -60,10 +60,13 @@ def test_timeout_toxic_blackholes_the_response_into_a_timeout(proxied: tuple[htt
     assert kinds == {"timeout": n}
 
 
-def test_limit_data_cuts_streams_after_their_200_into_broken(proxied: tuple[httpx.Client, str, int]) -> None:
+def test_limit_data_cuts_streams_after_their_200_into_truncated(proxied: tuple[httpx.Client, str, int]) -> None:
     api, proxy, port = proxied
     # the headers (~120 bytes) and a few events pass, then the connection closes mid-stream
     _add_toxic(api, proxy, {"type": "limit_data", "stream": "downstream", "attributes": {"bytes": 300}})
-    n, kinds = _kinds(port, "events=50&interval_ms=2")
+    windows = run_worker(LoadConfig(url=f"http://127.0.0.1:{port}/?events=50&interval_ms=2",
+                                    streams=3, hold_s=0.5, graceful_s=2.0, workers=1))
+    n = recorded(windows)
     assert n > 0
-    assert kinds == {"broken": n}
+    assert total(windows, "truncated") == n  # a 200 whose stream never reached [DONE]
+    assert all(not w.transport for w in windows)

@@ -25,7 +25,7 @@ def test_every_started_request_is_recorded_once_and_windows_have_no_gaps(sse_ser
     assert started > 100
     assert started == recorded(windows) + sum(w.cancelled for w in windows)
     assert total(windows, "2xx") == started
-    assert sum(w.events for w in windows) == 3 * started
+    assert sum(w.events for w in windows) == (3 + 1) * started  # and each one's [DONE]
     assert sum(w.regions.get("us-east", 0) for w in windows) == started
     assert merged(windows, "completion_hist").get_total_count() == started
     for w in windows:
@@ -50,7 +50,7 @@ def test_chunked_content_length_and_close_delimited_bodies_all_count_their_event
         n = recorded(windows)
         assert n > 0
         assert total(windows, "2xx") == n, framing
-        assert sum(w.events for w in windows) == 4 * n, framing
+        assert sum(w.events for w in windows) == (4 + 1) * n, framing
 
 
 def test_keep_alive_connections_are_reused_and_server_closes_reconnect(sse_server: SSEServer) -> None:
@@ -68,13 +68,22 @@ def test_keep_alive_connections_are_reused_and_server_closes_reconnect(sse_serve
     assert final["connections"] - after["connections"] == n + 1  # Connection: close -> a new one each time
 
 
-def test_a_stream_cut_after_its_200_is_a_broken_transport_failure(sse_server: SSEServer) -> None:
+def test_a_stream_cut_after_its_200_is_truncated_and_has_no_latency(sse_server: SSEServer) -> None:
     windows = run_worker(_config(sse_server.url(events=5, interval_ms=5, abort_after=2), streams=3, hold_s=0.5))
     n = recorded(windows)
     assert n > 0
-    assert total(windows, "transport") == n
-    assert sum(w.transport.get("broken", 0) for w in windows) == n
-    assert merged(windows).get_total_count() == n  # they did receive a first byte
+    assert total(windows, "truncated") == n
+    assert total(windows, "2xx") == 0
+    # Latency percentiles are over complete streams only: a cut stream's first token is not one.
+    assert merged(windows).get_total_count() == 0
+    assert merged(windows, "ttfb_hist").get_total_count() == 0
+
+
+def test_a_200_stream_that_ends_cleanly_without_its_done_marker_is_truncated(sse_server: SSEServer) -> None:
+    windows = run_worker(_config(sse_server.url(events=3, interval_ms=5, done=0), streams=3, hold_s=0.5))
+    n = recorded(windows)
+    assert n > 0
+    assert total(windows, "truncated") == n and total(windows, "2xx") == 0
 
 
 def test_a_200_stream_ending_in_an_sse_error_event_is_broken_with_its_code(sse_server: SSEServer) -> None:
@@ -84,10 +93,43 @@ def test_a_200_stream_ending_in_an_sse_error_event_is_broken_with_its_code(sse_s
     windows = run_worker(_config(url, streams=3, hold_s=0.5))
     n = recorded(windows)
     assert n > 0
-    assert total(windows, "transport") == n
+    assert total(windows, "broken") == n
     assert total(windows, "2xx") == 0
-    assert sum(w.transport.get("broken", 0) for w in windows) == n
     assert sum(w.error_codes.get("provider_unavailable", 0) for w in windows) == n
+    assert sum(w.class_codes.get("broken:provider_unavailable", 0) for w in windows) == n
+
+
+def test_a_stream_with_no_event_for_the_stall_timeout_is_stalled(sse_server: SSEServer) -> None:
+    """Events 1 s apart, stall timeout 0.3 s: every stream stalls after its first event."""
+    windows = run_worker(_config(sse_server.url(events=3, interval_ms=1000), streams=3, hold_s=0.2,
+                                 stall_timeout_s=0.3, graceful_s=3.0))
+    n = recorded(windows)
+    assert n == 3
+    assert total(windows, "stalled") == n
+
+
+def test_openai_streams_are_judged_by_their_protocol_with_token_figures(sse_server: SSEServer) -> None:
+    from chaos.protocols import OpenAIProfile
+
+    url = sse_server.url(events=5, interval_ms=20, format="openai")
+    windows = run_worker(_config(url, streams=3, hold_s=0.6, protocol=OpenAIProfile(model="t")))
+    n = recorded(windows)
+    assert n > 0 and total(windows, "2xx") == n
+    assert sum(w.output_tokens for w in windows) == 5 * n  # from the usage chunk
+    assert sum(w.token_sources.get("usage", 0) for w in windows) == n
+    assert sum(w.first_kinds.get("content", 0) for w in windows) == n
+    itl = merged(windows, "itl_hist")
+    assert itl.get_total_count() == 4 * n  # four gaps between five content reads
+    assert 15_000 <= itl.get_value_at_percentile(50) <= 60_000
+    tpot = merged(windows, "tpot_hist")
+    assert tpot.get_total_count() == n
+    first = merged(windows)
+    ttfb = merged(windows, "ttfb_hist")
+    assert first.get_total_count() == ttfb.get_total_count() == n
+    # The same stream read as the testbed's dialect has no content: complete by its marker,
+    # but with no first token (preflight's canary refuses such a target).
+    wrong = run_worker(_config(url, streams=2, hold_s=0.3))
+    assert merged(wrong).get_total_count() == 0 and sum(w.output_tokens for w in wrong) == 0
 
 
 def test_refused_connections_are_connect_failures(sse_server: SSEServer) -> None:
@@ -99,13 +141,16 @@ def test_refused_connections_are_connect_failures(sse_server: SSEServer) -> None
     assert sum(w.transport.get("connect", 0) for w in windows) == n
 
 
-def test_first_byte_timeout_is_a_timeout(sse_server: SSEServer) -> None:
+def test_a_200_head_then_silence_is_a_stall_not_a_first_byte_timeout(sse_server: SSEServer) -> None:
+    """The head came at once; the first event 2 s later. The first-byte bound was met by the
+    head; the stall timeout (0.2 s) decides: stalled."""
     windows = run_worker(_config(
-        sse_server.url(first_ms=2000), streams=2, hold_s=0.2, first_byte_timeout_s=0.2, graceful_s=3.0,
+        sse_server.url(first_ms=2000), streams=2, hold_s=0.2, first_byte_timeout_s=0.2,
+        stall_timeout_s=0.2, graceful_s=3.0,
     ))
     n = recorded(windows)
     assert n == 2
-    assert sum(w.transport.get("timeout", 0) for w in windows) == n
+    assert total(windows, "stalled") == n
 
 
 def test_graceful_end_cancels_streams_still_running_and_keeps_the_books_balanced(sse_server: SSEServer) -> None:
@@ -141,7 +186,7 @@ def test_a_keep_alive_connection_closed_under_the_next_request_is_retried_once_f
     assert n > 20
     assert total(windows, "2xx") == n, [dict(w.transport) for w in windows]
     assert sum(w.started for w in windows) == n + sum(w.cancelled for w in windows)
-    assert sum(w.events for w in windows) == 2 * n
+    assert sum(w.events for w in windows) == (2 + 1) * n
 
 
 def test_requests_in_flight_on_reused_connections_at_the_graceful_end_are_cancelled() -> None:

@@ -98,7 +98,7 @@ def _handler(target: Target) -> type[BaseHTTPRequestHandler]:
             self.send_header("x-region", target.region)
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            events = [b"data: hel\n\n", b"data: lo\n\n", b"data: [DONE]\n\n"]
+            events = [b'data: {"token": "hel"}\n\n', b'data: {"token": "lo"}\n\n', b"data: [DONE]\n\n"]
             if target.chat_breaks:
                 events[1:] = [b"event: error\n", b'data: {"error": "%s"}\n\n'
                               % target.chat_error_code.encode()]

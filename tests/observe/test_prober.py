@@ -48,7 +48,7 @@ def test_a_200_canary_stream_that_breaks_with_an_error_event_is_unavailable() ->
     with serve(Target(chat_breaks=True, chat_error_code="provider_unavailable")) as base:
         p, _ = _probe(base)
     assert (p.health_ok, p.chat_ok, p.available) == (True, False, False)
-    assert p.error == "chat stream error provider_unavailable"
+    assert p.error == "chat 200 stream broken provider_unavailable"
 
 
 def test_unhealthy_gateway_makes_the_second_unavailable() -> None:

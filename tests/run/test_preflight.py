@@ -18,9 +18,21 @@ from tests.servers import ToxiproxyServer, free_port
 
 
 class _Health(BaseHTTPRequestHandler):
+    """Health at /health, and /api/chat answering one complete stream of the testbed dialect
+    (the environment's default protocol), so the canary check passes."""
+
     def do_GET(self) -> None:
         self.send_response(200 if self.path == "/health" else 404)
         self.end_headers()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        body = b'data: {"token": "hi"}\n\ndata: [DONE]\n\n'
+        self.send_response(200 if self.path == "/api/chat" else 404)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:  # quiet test output
         del format, args
@@ -108,7 +120,8 @@ def test_preflight_fails_each_unreachable_component_with_one_line(tmp_path: Path
     dead = f"http://127.0.0.1:{free_port()}"
     env = load_environment(write_env(tmp_path, dead, base_url=dead, state_file=tmp_path / "none.json"))
     report = anyio.run(run_preflight, parse_drill(DRILL), env)
-    assert {c.name for c in report.failures} == {"toxiproxy", "proxies", "processes", "target"}
+    assert {c.name for c in report.failures} == {"toxiproxy", "proxies", "processes", "target",
+                                                 "canary"}
     for check in report.failures:
         assert "\n" not in str(check)
     proxies = report.check("proxies")
