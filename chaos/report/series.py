@@ -41,9 +41,10 @@ def p95_ms(hist: HdrHistogram) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class SecondPoint:
-    """Every worker's windows that started in one wall-clock second, merged."""
+    """Every worker's windows that started in one wall-clock second (or one bucket of
+    `span_s` seconds), merged."""
 
-    t: float  # start of the second (wall clock)
+    t: float  # start of the second or bucket (wall clock)
     started: int
     counts: Mapping[str, int]
     regions: Mapping[str, int]
@@ -53,6 +54,7 @@ class SecondPoint:
     saturated: bool
     loop_lag_p99_ms: float
     cpu_percent: float
+    span_s: float = 1.0  # seconds merged into this point; counts are totals over the span
 
     @property
     def ended(self) -> int:
@@ -66,11 +68,12 @@ class SecondPoint:
         return self.counts.get(status_class, 0) / total
 
 
-def load_series(windows: Iterable[LoadWindow]) -> list[SecondPoint]:
-    """Merge worker windows into one point per wall-clock second, in time order."""
+def load_series(windows: Iterable[LoadWindow], *, bucket_s: int = 1) -> list[SecondPoint]:
+    """Merge worker windows into one point per wall-clock second (or per `bucket_s` seconds,
+    aligned to multiples of it), in time order. `in_flight` is then the mean per second."""
     buckets: dict[int, list[LoadWindow]] = {}
     for w in windows:
-        buckets.setdefault(math.floor(w.start), []).append(w)
+        buckets.setdefault(math.floor(w.start / bucket_s) * bucket_s, []).append(w)
     points: list[SecondPoint] = []
     for second in sorted(buckets):
         group = buckets[second]
@@ -87,12 +90,13 @@ def load_series(windows: Iterable[LoadWindow]) -> list[SecondPoint]:
                 started=sum(w.started for w in group),
                 counts=counts,
                 regions=regions,
-                in_flight=sum(w.in_flight for w in group),
+                in_flight=round(sum(w.in_flight for w in group) / bucket_s),
                 p95_first_token_ms=p95_ms(merge_histograms(w.first_token_hist for w in group)),
                 p95_completion_ms=p95_ms(merge_histograms(w.completion_hist for w in group)),
                 saturated=any(w.saturated for w in group),
                 loop_lag_p99_ms=max(w.loop_lag_p99_ms for w in group),
                 cpu_percent=max(w.cpu_percent for w in group),
+                span_s=float(bucket_s),
             )
         )
     return points

@@ -28,12 +28,17 @@ def hist(values_ms: list[float]) -> str:
     return h.encode().decode("ascii")
 
 
-def recording(*, seconds: int = 30, complete: bool = True, fault_at: int = 10, fault_for: int = 10) -> Recording:
+def recording(*, seconds: int = 30, complete: bool = True, fault_at: int = 10, fault_for: int = 10,
+              broken: int = 0) -> Recording:
+    """Two workers at 50 requests/s each; the fault answers 5 of them 5xx per second (and
+    `broken` more end as broken streams). Each worker keeps 20 streams in flight, so the
+    first window started 20 more than it ended: started == ended + in flight at the end."""
     windows = [
                 LoadWindow(
                     run_id="run-1", worker_id=worker, incarnation=0, seq=i,
-                    start=T0 + i, end=T0 + i + 1, started=50,
-                    counts={"2xx": 45 if in_fault else 50, "429": 0, "4xx": 0, "5xx": 5 if in_fault else 0, "transport": 0},
+                    start=T0 + i, end=T0 + i + 1, started=70 if i == 0 else 50,
+                    counts={"2xx": 45 - broken if in_fault else 50, "429": 0, "4xx": 0, "5xx": 5 if in_fault else 0,
+                            "transport": 0, "broken": broken if in_fault else 0},
                     error_codes={"provider_unavailable": 5} if in_fault else {},
                     transport={}, regions={"us-west" if in_fault else "us-east": 50},
                     first_token_hist=hist([120.0 + i] * 40 + [900.0 if in_fault else 300.0] * 10),

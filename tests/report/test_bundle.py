@@ -31,7 +31,8 @@ def _evidence(complete: bool = True) -> Evidence:
     return Evidence(
         run_id=rec.run_id, drill="provider-outage", state="complete" if complete else "interrupted",
         recording=rec, verdict=verdict, criteria=crit,
-        failover={"detection_s": 1.5, "failover_s": 2.25, "back_within_slo_s": 7.0},
+        failover={"provider-down": {"region": "us-east", "detection_s": 1.5, "failover_s": 2.25,
+                                    "back_within_slo_s": 7.0, "served_by": "us-west"}},
         inputs={"drill": {"name": "provider-outage"}}, meta={"tool": {"version": "0.1.0"}},
     )
 
@@ -112,29 +113,35 @@ def test_summary_names_verdict_criteria_phases_failover_and_faults(tmp_path: Pat
     text = (tmp_path / "summary.md").read_text()
     assert text.startswith("# Drill `provider-outage`: **FAIL**")
     assert "**INCOMPLETE RUN** (interrupted)" in text
-    assert "| tier_l.rate_5xx@fault:provider-down | FAIL | 10.00% | <= 1.00% |" in text
-    assert "| fault:provider-down |" in text  # SLO table per phase
-    assert "| failover_s | 2.25 s |" in text
+    assert "| rate_5xx | <= 1.00% |  | **FAIL 10.00%** |" in text  # criteria by phase
+    assert "| limits.circuit_open_max@run | **INCONCLUSIVE** | n/a, limit <= 120.0 s |" in text
+    assert "| fault:provider-down | fault |" in text  # the phases table
+    assert "| first response from another region | 2.25 s |" in text
     assert "| provider-down | provider_outage | down | primary |" in text
 
 
-def test_junit_has_one_testcase_per_criterion_with_failures_and_skips(tmp_path: Path) -> None:
+def test_junit_has_a_testcase_per_criterion_fault_revert_verdict_and_manifest(tmp_path: Path) -> None:
     write_final_files(tmp_path, _evidence())
-    suite = ET.parse(tmp_path / "junit.xml").getroot()
-    cases = suite.findall("testcase")
-    assert len(cases) == 4
-    assert suite.get("failures") == "1"
-    assert suite.get("skipped") == "1"
-    failed = [c.get("name") for c in cases if c.find("failure") is not None]
-    assert failed == ["tier_l.rate_5xx@fault:provider-down"]
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    names = [c.get("name") for c in suite.findall("testcase")]
+    assert names == ["verdict", *(c.id for c in criteria()), "fault provider-down reverted", "manifest"]
+    assert suite.get("tests") == "7"
+    assert suite.get("failures") == "3"
+    assert suite.get("skipped") == "0"
+    failed = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
+    assert failed == ["verdict", "tier_l.rate_5xx@fault:provider-down", "limits.circuit_open_max@run"]
 
 
-def test_report_html_is_self_contained_with_charts(tmp_path: Path) -> None:
+def test_report_html_loads_plotly_from_the_bundle_not_inline(tmp_path: Path) -> None:
     write_final_files(tmp_path, _evidence())
     page = (tmp_path / "report.html").read_text()
-    assert "<script src=" not in page.replace('<script src="data:', "")  # no external script
-    assert "plotly" in page.lower()
-    assert len(page) > 1_000_000  # plotly.js itself is inline
+    assert '<script src="plotly.min.js"' in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert len(page.encode()) < 200_000
+    assert (tmp_path / "plotly.min.js").stat().st_size > 1_000_000
+    assert "plotly.min.js" in verify_manifest(tmp_path)
     assert "p95 first-token latency (ms)" in page
 
 
