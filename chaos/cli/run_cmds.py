@@ -9,9 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chaos.cli.report_output import (
+    FORMAT_HELP,
+    JUNIT_HELP,
+    InconclusiveAs,
+    OutputFormat,
+    show_report,
+    show_run,
+)
 from chaos.errors import ChaosError, ExitCode, SpecError
-
-VERDICT_STYLE = {"PASS": "green", "FAIL": "bold red", "INCONCLUSIVE": "yellow"}
 
 
 def register(app: typer.Typer) -> None:
@@ -26,20 +32,6 @@ def _fail(console: Console, exc: ChaosError) -> typer.Exit:
     return typer.Exit(int(exc.exit_code))
 
 
-def _criteria_table(evidence: object) -> Table:
-    from chaos.report.evidence import Evidence
-    from chaos.report.tables import fmt_number
-
-    assert isinstance(evidence, Evidence)
-    table = Table(title=f"{evidence.drill}: {evidence.verdict.value}", title_style=VERDICT_STYLE[evidence.verdict.value])
-    for col in ("criterion", "verdict", "measured", "threshold", "reason"):
-        table.add_column(col, overflow="fold")
-    for c in evidence.criteria:
-        table.add_row(c.id, f"[{VERDICT_STYLE[c.verdict.value]}]{c.verdict.value}[/]", fmt_number(c.measured, c.unit),
-                      f"{c.comparison} {fmt_number(c.threshold, c.unit)}".strip(), c.reason)
-    return table
-
-
 def run(
     drill_path: Annotated[Path, typer.Argument(metavar="DRILL", help="Drill YAML file.")],
     env: Annotated[Path, typer.Option("--env", help="Environment YAML file.")],
@@ -52,6 +44,8 @@ def run(
     allow_production: Annotated[bool, typer.Option("--allow-production", help="Accept kind: production.")] = False,
     live: Annotated[bool, typer.Option("--live/--no-live", help="Show the live view.")] = True,
     no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip the preflight checks.")] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help=FORMAT_HELP)] = "auto",
+    junit_inconclusive: Annotated[InconclusiveAs, typer.Option("--junit-inconclusive", help=JUNIT_HELP)] = "failure",
 ) -> None:
     """Run a drill: real load, real faults, every fault reverted; ends with the verdicts and the bundle path."""
     from chaos.run.entry import run_drill_sync
@@ -78,28 +72,28 @@ def run(
         result = run_drill_sync(drill, environment, options, handle_signals=True, console=console)
     except ChaosError as exc:
         raise _fail(console, exc) from None
-    out = Console()
     if result.bundle is None:
         console.print(f"[red]{result.state}:[/] {result.reason}", highlight=False, soft_wrap=True)
         raise typer.Exit(int(result.exit_code))
-    from chaos.report.reader import read_evidence
-
-    out.print(_criteria_table(read_evidence(result.bundle)))
-    if result.state != "complete":
-        out.print(f"[bold red]run {result.state}[/]: {result.reason}", highlight=False, soft_wrap=True)
-    out.print(f"verdict: [{VERDICT_STYLE.get(str(result.verdict.value if result.verdict else ''), '')}]"
-              f"{result.verdict.value if result.verdict else 'none'}[/]  exit {int(result.exit_code)}")
-    out.print(f"evidence: {result.bundle}", highlight=False, soft_wrap=True)
-    raise typer.Exit(int(result.exit_code))
+    try:
+        code = show_run(result, fmt=fmt, junit_inconclusive=junit_inconclusive)
+    except ChaosError as exc:
+        raise _fail(console, exc) from None
+    raise typer.Exit(code)
 
 
 def report(
     bundle: Annotated[Path, typer.Argument(metavar="DIR", help="An evidence bundle directory.")],
     tier: Annotated[str | None, typer.Option("--tier", help="Re-judge against this tier.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the re-rendered bundle here.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help=FORMAT_HELP)] = "auto",
+    junit_inconclusive: Annotated[InconclusiveAs, typer.Option("--junit-inconclusive", help=JUNIT_HELP)] = "failure",
 ) -> None:
     """Verify a bundle's manifest, re-evaluate its recording and print the verdicts
-    (a `chaos release` bundle: re-render its files from the stored evidence)."""
+    (a `chaos release` bundle: re-render its files from the stored evidence).
+
+    Prints `manifest OK (N files)`, or names each file that does not match its manifest
+    and exits 4: a bundle that fails its manifest cannot be trusted."""
     from chaos.report.reader import bundle_kind
     from chaos.run.rejudge import rejudge_bundle
 
@@ -112,16 +106,8 @@ def report(
         result = rejudge_bundle(bundle, tier=tier, out=out)
     except ChaosError as exc:
         raise _fail(Console(stderr=True), exc) from None
-    console.print(_criteria_table(result.evidence))
-    if result.original is None:
-        console.print(f"[yellow]incomplete bundle ({result.evidence.state}): sealed as incomplete, never a pass[/]")
-    elif tier is None:
-        diffs = result.differences()
-        console.print("same verdicts as the run" if not diffs else "differs from the run:\n  " + "\n  ".join(diffs))
-    if result.written_to is not None:
-        console.print(f"written: {result.written_to}", highlight=False, soft_wrap=True)
-    code = {"PASS": ExitCode.PASS, "FAIL": ExitCode.FAIL}.get(result.evidence.verdict.value, ExitCode.INCONCLUSIVE)
-    raise typer.Exit(int(code))
+    raise typer.Exit(show_report(result, bundle=bundle, tier=tier, fmt=fmt,
+                                 junit_inconclusive=junit_inconclusive, console=console))
 
 
 def compare(
