@@ -33,6 +33,8 @@ need_pkgs=()
 have redis-server || need_pkgs+=(redis-server)
 # static busybox: healthchecks and tools inside locally built FROM-scratch images
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
+# Debian's chromium: tests/report/test_html.py loads report.html in it (headless, over CDP)
+have chromium || need_pkgs+=(chromium)
 if [ -z "${CHAOS_SKIP_DOCKER:-}" ]; then
   have dockerd || need_pkgs+=(docker.io)
   # compose v2 plugin when present, else Debian's docker-compose (compose/README.md)

@@ -81,6 +81,7 @@ class _Frame:
             "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom",
                        "traceorder": "normal"},
             "hovermode": "x unified",
+            "showlegend": True,  # a legend even for one trace: every panel names what it draws
             "shapes": [self.shade(p) for p in self.phases],
             "plot_bgcolor": "#ffffff",
         }

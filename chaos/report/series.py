@@ -70,13 +70,15 @@ class SecondPoint:
 
 def load_series(windows: Iterable[LoadWindow], *, bucket_s: int = 1) -> list[SecondPoint]:
     """Merge worker windows into one point per wall-clock second (or per `bucket_s` seconds,
-    aligned to multiples of it), in time order. `in_flight` is then the mean per second."""
+    aligned to multiples of it), in time order. `in_flight` is then the mean over the
+    bucket's seconds with data, and `span_s` their number."""
     buckets: dict[int, list[LoadWindow]] = {}
     for w in windows:
         buckets.setdefault(math.floor(w.start / bucket_s) * bucket_s, []).append(w)
     points: list[SecondPoint] = []
     for second in sorted(buckets):
         group = buckets[second]
+        span = len({math.floor(w.start) for w in group})  # seconds with data (a bucket at an edge has fewer)
         counts = dict.fromkeys(STATUS_CLASSES, 0)
         regions: dict[str, int] = {}
         for w in group:
@@ -90,13 +92,13 @@ def load_series(windows: Iterable[LoadWindow], *, bucket_s: int = 1) -> list[Sec
                 started=sum(w.started for w in group),
                 counts=counts,
                 regions=regions,
-                in_flight=round(sum(w.in_flight for w in group) / bucket_s),
+                in_flight=round(sum(w.in_flight for w in group) / span),
                 p95_first_token_ms=p95_ms(merge_histograms(w.first_token_hist for w in group)),
                 p95_completion_ms=p95_ms(merge_histograms(w.completion_hist for w in group)),
                 saturated=any(w.saturated for w in group),
                 loop_lag_p99_ms=max(w.loop_lag_p99_ms for w in group),
                 cpu_percent=max(w.cpu_percent for w in group),
-                span_s=float(bucket_s),
+                span_s=float(span),
             )
         )
     return points

@@ -59,7 +59,7 @@ class FailoverView:
 
 def _seconds(value: Any, resolution: Any) -> str:
     if not isinstance(value, int | float):
-        return "did not happen" if value is None else str(value)
+        return "not observed in this run" if value is None else str(value)
     text = f"{value:,.2f} s"
     if isinstance(resolution, int | float) and resolution > 0:
         text += f" (resolution {resolution:g} s)"

@@ -8,6 +8,7 @@ from chaos.recording import (
     HIST_HIGHEST_US,
     HIST_LOWEST_US,
     HIST_SIGNIFICANT_DIGITS,
+    STATUS_CLASSES,
     FaultAction,
     FaultRecord,
     LoadWindow,
@@ -86,3 +87,40 @@ def criteria() -> tuple[Criterion, ...]:
         Criterion("limits.circuit_open_max@run", Verdict.INCONCLUSIVE, None, 120.0, "s", "run",
                   "no circuit data for 1 s", None, None, "<="),
     )
+
+
+def long_recording(*, seconds: int = 7200, workers: int = 2) -> Recording:
+    """A long run (two hours by default) with every outcome class and a fault in its middle;
+    histograms are shared between windows so building it stays cheap."""
+    quiet = hist([150.0] * 45 + [400.0] * 5)
+    slow = hist([900.0] * 40 + [2800.0] * 10)
+    done = hist([1500.0] * 45)
+    fault_at, fault_for = seconds // 2, seconds // 6
+    counts_ok = dict.fromkeys(STATUS_CLASSES, 0) | {"2xx": 48, "429": 1, "4xx": 1}
+    counts_bad = dict.fromkeys(STATUS_CLASSES, 1) | {"2xx": 40, "5xx": 2}
+    windows = [
+        LoadWindow(
+            run_id="run-long", worker_id=f"w{n}", incarnation=0, seq=i, start=T0 + i, end=T0 + i + 1,
+            started=50, counts=counts_bad if bad else counts_ok,
+            error_codes={"provider_unavailable": 2} if bad else {}, transport={"reset": 1} if bad else {},
+            regions={"us-east": 50}, first_token_hist=slow if bad else quiet, completion_hist=done,
+            in_flight=0, loop_lag_p99_ms=2.0, cpu_percent=30.0)
+        for i in range(seconds)
+        for bad in [fault_at <= i < fault_at + fault_for]
+        for n in range(workers)
+    ]
+    phases = (
+        Phase("ramp_up", "ramp_up", T0, T0 + 60),
+        Phase("baseline", "baseline", T0 + 60, T0 + fault_at, tier="G"),
+        Phase("fault:outage", "fault", T0 + fault_at, T0 + fault_at + fault_for, tier="G", fault_id="outage"),
+        Phase("recovery", "recovery", T0 + fault_at + fault_for, T0 + seconds - 60, tier="G"),
+        Phase("ramp_down", "ramp_down", T0 + seconds - 60, T0 + seconds),
+    )
+    fault = FaultRecord(id="outage", scenario="provider_outage", mode="down", target="primary",
+                        scheduled_at=T0 + fault_at, scheduled_end=T0 + fault_at + fault_for,
+                        applied_at=T0 + fault_at, reverted_at=T0 + fault_at + fault_for)
+    samples = tuple(Sample(t=T0 + i, metric="circuit_state", labels={"route": "primary"}, value=0.0)
+                    for i in range(0, seconds, 5))
+    probes = tuple(ProbeSecond(t=T0 + i, health_ok=True, chat_ok=i % 97 != 0) for i in range(seconds))
+    return Recording(run_id="run-long", started_at=T0, ended_at=T0 + seconds, phases=phases,
+                     windows=tuple(windows), samples=samples, probes=probes, faults=(fault,))
