@@ -79,7 +79,8 @@ class RunFacts:
         driven = f"driven at {self.concurrency_text()}"
         if self.scaled and self.tier_streams:
             share = (self.streams_driven or self.peak_in_flight) / self.tier_streams
-            driven += f" (scaled drill, {share:.0%} of the tier)"
+            driven += f" (scaled drill, {share:.0%} of the tier)" if share >= 0.01 else \
+                f" (scaled drill, {share:.1%} of the tier)"
         parts.append(driven)
         parts.append(f"time scale {self.time_scale:g}")
         soak = f"ran {self.duration_s:,.0f} s"
