@@ -113,6 +113,7 @@ def target_of(env: Environment, where: str = "") -> Target:
     return Target(
         base_url=expand_env(t.base_url, where=where), chat_path=t.chat_path_resolved,
         health_path=t.health_path, token_template=token, region_header=t.region_header,
+        profile=t.profile(),
     )
 
 
@@ -156,13 +157,13 @@ async def run_release(
                                 region_header=target.region_header, timeout_s=timeout_s)
             criteria.append(status_criterion(id_, f"GET {path}", ex, 200))
         chat_url = target.url(target.chat_path)
-        happy = await exchange(client, "POST", chat_url, headers=target.headers(subject),
-                               json_body={"message": checklist.payload},
+        happy = await exchange(client, "POST", chat_url, headers=target.json_headers(subject),
+                               content=target.chat_body(checklist.payload, subject),
                                region_header=target.region_header, timeout_s=timeout_s)
         criteria.append(chat_happy_criterion(happy))
         wrong = await exchange(
             client, "POST", chat_url,
-            headers=target.headers(subject) | {"content-type": "text/plain"},
+            headers=target.json_headers(subject) | {"content-type": "text/plain"},
             content=checklist.payload.encode(), region_header=target.region_header,
             timeout_s=timeout_s,
         )

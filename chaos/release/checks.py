@@ -11,12 +11,13 @@ import re
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import httpx
 
+from chaos.protocols import CustomProfile, Profile
 from chaos.slo.verdict import Criterion, Verdict
 
 SCOPE = "release"
@@ -32,14 +33,26 @@ class Target:
     health_path: str
     token_template: str | None  # already ${VAR}-expanded; "{subject}" still to fill in
     region_header: str | None = None
+    profile: Profile = field(default_factory=CustomProfile)  # the chat request's wire format
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    def chat_body(self, payload: str, subject: str) -> bytes:
+        """The chat request body for `payload` in the target's protocol (JSON)."""
+        return self.profile.request(payload, subject, None).body
 
     def headers(self, subject: str) -> dict[str, str]:
         if self.token_template is None:
             return {}
         return {"authorization": "Bearer " + self.token_template.replace("{subject}", subject)}
+
+    def json_headers(self, subject: str) -> dict[str, str]:
+        """Auth headers (the profile's own, e.g. x-api-key) and a JSON content type."""
+        token = (None if self.token_template is None
+                 else self.token_template.replace("{subject}", subject))
+        shaped = {k.lower(): v for k, v in self.profile.request("", subject, token).headers}
+        return {"content-type": "application/json", **shaped}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +217,9 @@ async def burst(
 
     async def one() -> None:
         results.append(await exchange(
-            client, "POST", target.url(target.chat_path), headers=target.headers(subject),
-            json_body={"message": payload}, region_header=target.region_header, timeout_s=timeout_s,
+            client, "POST", target.url(target.chat_path), headers=target.json_headers(subject),
+            content=target.chat_body(payload, subject), region_header=target.region_header,
+            timeout_s=timeout_s,
         ))
 
     async with anyio.create_task_group() as tg:

@@ -43,8 +43,9 @@ async def check_log_privacy(
     except LogSourceError as exc:
         return _inconclusive(base, f"cannot read the declared logs: {exc}")
     ex = await exchange(
-        client, "POST", target.url(target.chat_path), headers=target.headers(subject),
-        json_body={"message": canary}, region_header=target.region_header, timeout_s=timeout_s,
+        client, "POST", target.url(target.chat_path), headers=target.json_headers(subject),
+        content=target.chat_body(canary, subject), region_header=target.region_header,
+        timeout_s=timeout_s,
     )
     base["canary_request"] = ex.details()
     deadline = time.monotonic() + wait_s

@@ -15,7 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from chaos.recording import Phase
+from chaos.recording import SERVER_FAILURE_CLASSES, STREAM_CLASSES, Phase
 from chaos.run.recorder import Recorder, RollingView
 from chaos.slo.config import EvaluationConfig, Thresholds
 
@@ -104,10 +104,12 @@ class LiveView:
         bar = ProgressBar(total=total, completed=elapsed, width=60)
         th = self._thresholds(s.phase)
         table = Table(show_header=True, header_style="bold", box=None)
-        for col in ("req/s", "in flight", "2xx", "429", "5xx+transport", "p95 first token", "p95 completion"):
+        for col in ("req/s", "in flight", "complete", "429", "server failures", "p95 first token",
+                    "p95 completion"):
             table.add_column(col)
         r = v.rates
-        r5 = None if r.get("5xx") is None else (r.get("5xx") or 0.0) + (r.get("transport") or 0.0)
+        # 5xx, transport and every broken stream (in-band error, truncated, stalled, malformed)
+        r5 = None if r.get("5xx") is None else sum(r.get(c) or 0.0 for c in SERVER_FAILURE_CLASSES)
         cells = [Text(f"{v.requests_per_s:.1f}"), Text(str(v.in_flight))]
         if th is None:
             cells += [Text(_pct(r.get("2xx"))), Text(_pct(r.get("429"))), Text(_pct(r5)),
@@ -121,6 +123,8 @@ class LiveView:
                 Text(_ms(v.p95_completion_ms), style=_colour(v.p95_completion_ms, th.p95_completion.value, upper=True)),
             ]
         table.add_row(*cells)
+        streams = "  ".join(f"{cls} {_pct(r.get(cls))}" for cls in (*STREAM_CLASSES, "transport")
+                            if r.get(cls))
         faults = ", ".join(f"{k} ({max(0.0, end - s.now):.0f}s left)" for k, end in s.active_faults.items()) or "none"
         info = Text.assemble(
             ("faults: ", "bold"), (faults, "red" if s.active_faults else "green"),
@@ -131,6 +135,8 @@ class LiveView:
             (f"lag p99 {v.loop_lag_p99_ms:.0f} ms, cpu {v.cpu_percent:.0f}%"
              + (" SATURATED" if v.saturated else ""), "red" if v.saturated else ""),
         )
+        if streams:  # which server-side failures, each on its own
+            return Group(head, bar, table, Text.assemble(("failures: ", "bold"), (streams, "red")), info)
         return Group(head, bar, table, info)
 
     def _thresholds(self, phase: Phase | None) -> Thresholds | None:

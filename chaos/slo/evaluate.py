@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from chaos.recording import LoadWindow, Recording
 from chaos.slo.catalog import CATALOG_VERSION, Gate, rollback_over_s
@@ -21,6 +21,7 @@ from chaos.slo.limits import (
 from chaos.slo.report import DriverFigures, LoadTotals, Report
 from chaos.slo.rollback import Minute, as_rollback, judge_rate_triggers, minutes
 from chaos.slo.scope import LoadAggregate, Scope, aggregate_scopes, unique_windows
+from chaos.slo.streams import stream_figures
 from chaos.slo.tier_rules import PhaseSummary, judge_scope, probe_availability
 from chaos.slo.verdict import Criterion, Verdict
 
@@ -78,7 +79,16 @@ def _load_totals(windows: Sequence[LoadWindow], agg: LoadAggregate, missing: int
         cancelled=agg.cancelled, late=agg.late, dropped=agg.dropped,
         in_flight_at_end=sum(w.in_flight for w in last.values()),
         windows=agg.windows, missing_windows=missing,
+        class_codes=dict(sorted(_sum_counts(w.class_codes for w in windows).items())),
     )
+
+
+def _sum_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in parts:
+        for key, n in part.items():
+            out[key] = out.get(key, 0) + n
+    return out
 
 
 def _totals_aggregate(windows: Sequence[LoadWindow]) -> LoadAggregate:
@@ -240,5 +250,6 @@ def evaluate(config: EvaluationConfig, recording: Recording) -> Report:
         gate_verdict=gate_verdict, catalog_version=CATALOG_VERSION,
         load=_load_totals(windows, totals_agg, len(rec.missing_windows)),
         phases=tuple(summaries), driver=driver, failovers=tuple(timings),
-        hard_failures=tuple(intervals), complete=rec.complete, aborted=rec.aborted,
+        hard_failures=tuple(intervals), streams=stream_figures(windows),
+        complete=rec.complete, aborted=rec.aborted,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from chaos.slo.failover import FailoverTiming
 from chaos.slo.hard_failures import HardFailureInterval
+from chaos.slo.streams import Percentiles, StreamFigures
 from chaos.slo.tier_rules import PhaseSummary
 from chaos.slo.verdict import Criterion, Verdict
 
@@ -31,6 +32,7 @@ class LoadTotals:
     in_flight_at_end: int
     windows: int
     missing_windows: int
+    class_codes: Mapping[str, int] = field(default_factory=dict)  # "<class>:<code>" -> count
 
     @property
     def unaccounted(self) -> int:
@@ -65,6 +67,7 @@ class Report:
     driver: DriverFigures
     failovers: tuple[FailoverTiming, ...] = ()
     hard_failures: tuple[HardFailureInterval, ...] = ()
+    streams: StreamFigures | None = None
     complete: bool = True
     aborted: str | None = None
     notes: tuple[str, ...] = field(default=())
@@ -104,10 +107,19 @@ class Report:
             driver=DriverFigures(**data["driver"]),
             failovers=tuple(FailoverTiming(**f) for f in data["failovers"]),
             hard_failures=tuple(HardFailureInterval(**h) for h in data["hard_failures"]),
+            streams=_streams_from_json(data.get("streams")),
             complete=data["complete"],
             aborted=data["aborted"],
             notes=tuple(data["notes"]),
         )
+
+
+def _streams_from_json(data: Mapping[str, Any] | None) -> StreamFigures | None:
+    if data is None:
+        return None
+    figures: dict[str, Any] = {k: Percentiles(**v) if isinstance(v, Mapping) and "n" in v else v
+                               for k, v in data.items()}
+    return StreamFigures(**figures)
 
 
 def _plain(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -27,7 +28,7 @@ def _read(profile: Profile, body: bytes, cuts: tuple[int, ...] = ()) -> StreamSt
     """Feed `body` in pieces cut at `cuts`, piece i arriving at instant i."""
     state = profile.stream()
     edges = (0, *cuts, len(body))
-    for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False)):
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
         state.feed(body[a:b], float(i))
     state.finish(float(len(edges)))
     return state
@@ -92,7 +93,8 @@ def test_openai_first_token_is_the_first_content_chunk_not_comment_or_role() -> 
     assert state.first_kind == "content"
     assert state.last_content_at == 4.0  # the comment between them was read at 3
     assert state.gaps_us == [2_000_000]
-    assert state.usage_tokens == 2 and state.output_tokens == 2
+    assert state.usage_tokens == 2
+    assert state.output_tokens == 2
     assert state.finish_reason == "stop"
     assert state.done_at == 7.0
 
@@ -105,12 +107,14 @@ def test_reasoning_and_tool_call_deltas_are_first_tokens_and_say_so() -> None:
 def test_tokens_come_from_usage_where_sent_else_chunks() -> None:
     assert _read(ANTHROPIC, s.ANTHROPIC_COMPLETE).output_tokens == 15
     testbed = _read(TESTBED, s.TESTBED_COMPLETE)
-    assert testbed.usage_tokens is None and testbed.output_tokens == 2
+    assert testbed.usage_tokens is None
+    assert testbed.output_tokens == 2
 
 
 def test_content_in_one_read_is_one_arrival_no_zero_gaps() -> None:
     state = _read(OPENAI, s.OPENAI_COMPLETE)
-    assert state.content_chunks == 2 and state.gaps_us == []
+    assert state.content_chunks == 2
+    assert state.gaps_us == []
 
 
 def test_in_band_error_after_content_is_broken_even_if_it_says_rate_limit() -> None:
@@ -123,7 +127,9 @@ def test_error_message_is_one_short_line() -> None:
     assert error_message(state.error_data) == "upstream provider disconnected"
     long = json.dumps({"error": {"message": "x\n" * 300, "type": "t"}}).encode()
     message = error_message(long)
-    assert message is not None and len(message) == 200 and "\n" not in message
+    assert message is not None
+    assert len(message) == 200
+    assert "\n" not in message
 
 
 def test_status_decides_before_the_body() -> None:
@@ -140,7 +146,8 @@ def test_requests_are_what_each_api_expects() -> None:
                     "stream": True, "max_tokens": 16, "stream_options": {"include_usage": True}}
     req = ANTHROPIC.request("hi", "s1", "key")
     assert json.loads(req.body)["max_tokens"] == 256
-    assert ("x-api-key", "key") in req.headers and ("anthropic-version", "2023-06-01") in req.headers
+    assert ("x-api-key", "key") in req.headers
+    assert ("anthropic-version", "2023-06-01") in req.headers
     custom = CustomProfile(body='{"q": {payload}, "user": {subject}, "m": {model}}', model="x")
     assert json.loads(custom.request('say "hi"', "s7", None).body) == {
         "q": 'say "hi"', "user": "s7", "m": "x"}
@@ -156,7 +163,8 @@ def test_custom_rules_by_event_names_and_pointers() -> None:
             b"event: end\ndata: {}\n\n")
     state = _read(profile, body)
     assert classify_outcome(200, None, state) == ("2xx", None)
-    assert state.content_chunks == 1 and state.output_tokens == 5
+    assert state.content_chunks == 1
+    assert state.output_tokens == 5
     failing = _read(profile, b'event: meta\ndata: {"status": {"error": {"code": "boom"}}}\n\n')
     assert classify_outcome(200, None, failing) == ("broken", "boom")
     named = _read(profile, b"event: fail\ndata: nope\n\n")
@@ -178,7 +186,8 @@ def test_sse_decoder_bounds_an_endless_line() -> None:
     decoder = SseDecoder(lambda name, data: events.append((name, data)))
     for _ in range(300):
         decoder.feed(b"x" * 4096)
-    assert decoder.overflow and len(decoder.pending) == 0
+    assert decoder.overflow
+    assert len(decoder.pending) == 0
     state = OPENAI.stream()
     for _ in range(300):
         state.feed(b"data: " + b"x" * 4096, 0.0)

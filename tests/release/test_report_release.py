@@ -65,7 +65,7 @@ def test_a_tampered_release_bundle_is_refused(testbed: RunningTestbed, tmp_path:
     summary = bundle / "summary.md"
     summary.write_text(summary.read_text() + "Promotion MAY PROCEED after all.\n")
     out = CliRunner().invoke(app, ["report", str(bundle)])
-    assert out.exit_code == 2, out.output
+    assert out.exit_code == 4, out.output  # a manifest mismatch: the evidence cannot be trusted
     assert "summary.md: sha256 differs" in out.output
 
 
