@@ -130,6 +130,13 @@ class ProbeSecond:
     error: str | None = None  # short reason when not ok, e.g. "health 503", "chat redis_unavailable"
     region: str | None = None  # region that served the canary
     chat_first_token_ms: float | None = None
+    ended_at: float | None = None  # when the result was known (older recordings: None)
+
+    @property
+    def booked_at(self) -> float:
+        """The instant a probe second is booked at: when its result became known, so a
+        canary in flight when a fault starts counts in the fault's phase, not the one before."""
+        return self.t if self.ended_at is None else self.ended_at
 
     @property
     def available(self) -> bool | None:

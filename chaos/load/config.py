@@ -52,6 +52,7 @@ class LoadConfig:
     message: str = "hi"
     protocol: Profile = field(default_factory=CustomProfile)  # request bytes and stream rules
     headers: tuple[tuple[str, str], ...] = ()  # sent with every request (already expanded)
+    window_cuts_s: tuple[float, ...] = ()  # phase boundaries (s after load start): windows end there too
     model: LoadModel = "closed"
     streams: int = 1
     rate_per_s: float = 0.0

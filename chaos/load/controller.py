@@ -18,6 +18,7 @@ from chaos.errors import LoadError
 from chaos.load.channel import FrameReader, frame
 from chaos.load.config import LoadConfig
 from chaos.load.limits import check_fd_limit
+from chaos.load.schedule import WindowEdges
 from chaos.load.statistics import DriverStatistics, LoadSummary, Tally
 from chaos.load.worker import WorkerShare
 from chaos.recording import LoadWindow, MissingWindow
@@ -80,6 +81,7 @@ class LoadController:
         self.config = config
         self._on_window = on_window
         self._on_missing = on_missing
+        self._edges = WindowEdges(config.window_cuts_s)  # the same edges as every worker
         self._startup_s = startup_s
         self._missing_after_s = missing_after_s
         self._heartbeat_timeout_s = heartbeat_timeout_s
@@ -221,12 +223,13 @@ class LoadController:
 
     def _report_missing(self, *, final: bool) -> None:
         now = time.time()
-        scheduled = math.ceil(self.config.duration_s + self.config.graceful_s)
+        edges = self._edges
+        scheduled = edges.count_until(math.ceil(self.config.duration_s + self.config.graceful_s))
         for worker in self._workers:
             limit = worker.done_seq if worker.done_seq is not None else scheduled
             while True:
                 seq = worker.checked_seq
-                end = self._start_wall + seq + 1
+                end = self._start_wall + edges.edge(seq + 1)
                 if seq >= limit:
                     break
                 if not final and end + self._missing_after_s > now:
@@ -235,7 +238,8 @@ class LoadController:
                     self._tally.missing += 1
                     if self._on_missing is not None:
                         self._on_missing(MissingWindow(
-                            worker.share.worker_id, worker.share.incarnation, seq, end - 1.0, end,
+                            worker.share.worker_id, worker.share.incarnation, seq,
+                            self._start_wall + edges.edge(seq), end,
                         ))
                 worker.checked_seq += 1
 

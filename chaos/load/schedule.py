@@ -4,6 +4,7 @@ arrival instants, as offsets in seconds from the load start (pure functions)."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -60,3 +61,37 @@ def arrivals(ramp: Ramp, rate_per_s: float, phase: float = 0.0) -> Iterator[floa
 def expected_arrivals(ramp: Ramp, rate_per_s: float) -> float:
     """The expected number of open-model arrivals over the whole ramp."""
     return rate_per_s * (ramp.ramp_up_s / 2.0 + ramp.hold_s + ramp.ramp_down_s / 2.0)
+
+
+class WindowEdges:
+    """Where windows start and end, in seconds after the load start: every whole second,
+    and every cut (a phase boundary: a fault applied or reverted), so that no window
+    straddles a phase boundary and each outcome is booked in the phase it happened in.
+
+    Window k covers [edge(k), edge(k + 1)). Cuts within 1 ms of a whole second are that
+    second (no sliver windows).
+    """
+
+    __slots__ = ("_cuts", "_edges")
+
+    def __init__(self, cuts: tuple[float, ...] = ()) -> None:
+        self._cuts = sorted({c for c in cuts if c > 0 and abs(c - round(c)) > 0.001})
+        self._edges = [0.0]
+
+    def edge(self, k: int) -> float:
+        edges = self._edges
+        while len(edges) <= k:
+            last = edges[-1]
+            nxt = math.floor(last + 1e-9) + 1.0
+            i = bisect_right(self._cuts, last + 1e-9)
+            if i < len(self._cuts) and self._cuts[i] < nxt - 0.001:
+                nxt = self._cuts[i]
+            edges.append(nxt)
+        return edges[k]
+
+    def count_until(self, offset_s: float) -> int:
+        """How many windows end at or before `offset_s`."""
+        k = 0
+        while self.edge(k + 1) <= offset_s + 1e-9:
+            k += 1
+        return k

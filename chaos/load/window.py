@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from hdrh.histogram import HdrHistogram
 
@@ -87,6 +88,11 @@ class WindowAccumulator:
         self.worker_id = worker_id
         self.incarnation = incarnation
         self.seq = 0
+        # Invariant: every outcome recorded here ended before `due` (monotonic), the end of
+        # the current window; an outcome at or after it first rolls the window (`roll`), so a
+        # request is booked by the instant its outcome happened, not when the timer woke.
+        self.due = float("inf")
+        self.roll: Callable[[], None] = _never
         self._clear()
 
     def _clear(self) -> None:
@@ -115,6 +121,8 @@ class WindowAccumulator:
         Latencies and token figures are of complete streams only."""
         (_, cls, code, kind, first_byte_at, first_token_at, done_at, ended_at, tokens,
          from_usage, gaps, first_kind, events, nbytes, region, _reusable) = exchange
+        while ended_at >= self.due:
+            self.roll()
         if cls == "2xx":
             # The hot path: the 2xx count is the number of completions (filled in at close).
             done = ended_at if done_at is None else done_at
@@ -186,3 +194,7 @@ class WindowAccumulator:
         self._clear()
         return window
 
+
+
+def _never() -> None:
+    raise AssertionError("a window with a due instant needs a roll callback")

@@ -20,7 +20,7 @@ from chaos.load.exchange import Exchange, Timeouts, build_request
 from chaos.load.http import Connection, open_connection
 from chaos.load.limits import check_fd_limit
 from chaos.load.monitor import CpuMeter, LagMonitor
-from chaos.load.schedule import Ramp, arrivals, stream_window
+from chaos.load.schedule import Ramp, WindowEdges, arrivals, stream_window
 from chaos.load.window import WindowAccumulator
 from chaos.recording import LoadWindow
 
@@ -97,12 +97,15 @@ class _Worker:
         self.protocol = cfg.protocol
         self.requests: dict[int, bytes] = {}
         self.acc = WindowAccumulator(cfg.run_id, share.worker_id, share.incarnation)
+        self.edges = WindowEdges(cfg.window_cuts_s)
         self.lag = LagMonitor(self.loop)
         self.cpu = CpuMeter()
         self.in_flight = 0
         self.stopping = False
         # Invariant: t0 is start_wall on this process's monotonic clock.
         self.t0 = time.monotonic() + (share.start_wall - time.time())
+        self.acc.due = self.t0 + self.edges.edge(1)
+        self.acc.roll = self._roll
         self.ramp = Ramp(cfg.ramp_up_s, cfg.hold_s, cfg.ramp_down_s)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -148,13 +151,19 @@ class _Worker:
 
     async def _windows(self) -> None:
         while True:
-            await _sleep_until(self.t0 + self.acc.seq + 1)
-            self._emit_window(final=False)
+            await _sleep_until(self.acc.due)
+            if time.monotonic() >= self.acc.due:  # else an outcome already rolled it
+                self._roll()
+
+    def _roll(self) -> None:
+        """Close the current window at its edge and start the next one."""
+        self._emit_window(final=False)
+        self.acc.due = self.t0 + self.edges.edge(self.acc.seq + 1)
 
     def _emit_window(self, *, final: bool) -> None:
         seq = self.acc.seq
-        start = self.share.start_wall + seq
-        end = max(start, time.time()) if final else start + 1.0
+        start = self.share.start_wall + self.edges.edge(seq)
+        end = max(start, time.time()) if final else self.share.start_wall + self.edges.edge(seq + 1)
         self.emit(self.acc.close(
             start_wall=start, end_wall=end, in_flight=self.in_flight,
             loop_lag_p99_ms=self.lag.take_p99_ms(), cpu_percent=self.cpu.take_percent(),

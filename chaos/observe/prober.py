@@ -117,7 +117,7 @@ class AvailabilityProber:
         chat_ok, chat_err, region, first_ms = chat[0]
         error = "; ".join(e for e in (health_err, chat_err) if e) or None
         result = ProbeSecond(t, health_ok, chat_ok, error=error, region=region,
-                             chat_first_token_ms=first_ms)
+                             chat_first_token_ms=first_ms, ended_at=self.clock())
         self._probes += 1
         if health_ok and chat_ok:
             self._available += 1

@@ -81,6 +81,10 @@ def load_config(
         "workers": workers,
         "run_id": run_id,
         "allowed_hosts": env_hosts(env),
+        # Windows end at every phase boundary too, so an outcome is booked in the phase in
+        # which it happened (a burst at a fault's first instant is the fault's, not the
+        # baseline's): README "Measurement".
+        "window_cuts_s": tuple(sorted({b for p in timeline.phases for b in (p.start_s, p.end_s)})),
     }
     if load.model == "closed":
         streams = max(1, round((load.concurrent_streams or 1) * load_scale))

@@ -73,7 +73,7 @@ async def run_preflight(drill: Drill, env: Environment) -> PreflightReport:
 
         async with anyio.create_task_group() as tg:
             for index, check in enumerate((_toxiproxy_checks, _runtime_checks, _target_check,
-                                           _canary_check)):
+                                           _canary_check, _metrics_check)):
                 tg.start_soon(run, index, check)
     return PreflightReport(tuple(r for i in sorted(results) for r in results[i]))
 
@@ -160,6 +160,39 @@ async def _canary_check(env: Environment, client: httpx.AsyncClient) -> list[Che
             f"{target.protocol} reads it: is target.protocol right? (now {target.protocol})"))]
     return [CheckResult("canary", False, canary_refusal(result, target.protocol,
                                                         target.chat_path_resolved))]
+
+
+# Logical series the criteria read, and what becomes INCONCLUSIVE without them.
+_NEEDED_SERIES = (
+    ("circuit_state", "limits.circuit_open and the circuit rollback trigger"),
+    ("queue_oldest_age_s", "limits.queue_age and the queue rollback trigger"),
+    ("active_region", "failover timings and gate M2's baseline-failover rule"),
+)
+
+
+async def _metrics_check(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:
+    """One scrape: name every series a criterion needs that the target does not expose (such
+    a criterion is INCONCLUSIVE, never PASS by absence). A missing series does not refuse."""
+    from chaos.run.steady import _selector, metric_series
+
+    if not env.metrics.scrape:
+        return [CheckResult("metrics", True, "Prometheus API source: series checked per query")]
+    found: list[str] = []
+    missing: list[str] = []
+    for logical, judged in _NEEDED_SERIES:
+        name, labels = _selector(env, logical)
+        try:
+            series = await metric_series(client, env, name, labels)
+        except ChaosError as exc:
+            return [CheckResult("metrics", False, str(exc))]
+        if series:
+            found.append(f"{logical} ({len(series)} series)")
+        else:
+            missing.append(f"{logical} [{name}]: {judged} will be INCONCLUSIVE")
+    detail = "found " + (", ".join(found) or "none")
+    if missing:
+        detail += "; MISSING " + "; ".join(missing)
+    return [CheckResult("metrics", True, detail, tuple(found), tuple(missing))]
 
 
 def canary_refusal(result: CanaryResult, protocol: str, chat_path: str) -> str:

@@ -36,9 +36,10 @@ def _selector(env: Environment, metric: str) -> tuple[str, dict[str, str]]:
 
 async def _metric_values(client: httpx.AsyncClient, env: Environment, name: str, labels: Mapping[str, str]) -> list[float]:
     values: list[float] = []
+    headers = {k: expand_env(v) for k, v in env.metrics.headers.items()}
     for url in env.metrics.scrape:
         try:
-            response = await client.get(expand_env(url))
+            response = await client.get(expand_env(url), headers=headers)
         except httpx.HTTPError:
             continue
         if response.status_code != 200:
@@ -54,7 +55,7 @@ async def _metric_values(client: httpx.AsyncClient, env: Environment, name: str,
         try:
             response = await client.get(
                 expand_env(env.metrics.prometheus).rstrip("/") + "/api/v1/query",
-                params={"query": f"{name}{{{matchers}}}"},
+                params={"query": f"{name}{{{matchers}}}"}, headers=headers,
             )
             values.extend(float(row["value"][1]) for row in response.json().get("data", {}).get("result", []))
         except (httpx.HTTPError, ValueError, KeyError):
@@ -85,15 +86,73 @@ async def check_once(client: httpx.AsyncClient, env: Environment, check: SteadyS
     return SteadyResult(check.name, ok, worst, f"{name}{labels or ''} = {worst:g}, needs {bound}")
 
 
+CIRCUITS_CHECK = "circuits-closed"
+
+
+async def check_circuits_closed(client: httpx.AsyncClient, env: Environment) -> SteadyResult:
+    """Every provider circuit the metrics expose is closed (0). A circuit left open or
+    half-open (an idle breaker waiting for traffic) would be judged as part of this drill.
+    Where the target exposes no circuit state, the check holds (the circuit criteria say
+    INCONCLUSIVE, and preflight names the missing series)."""
+    name, labels = _selector(env, "circuit_state")
+    series = await metric_series(client, env, name, labels)
+    if not series:
+        return SteadyResult(CIRCUITS_CHECK, True, None,
+                            f"no {name} series exposed: circuit limits will be INCONCLUSIVE")
+    not_closed = [(lbl, v) for lbl, v in series if v != 0.0]
+    if not not_closed:
+        return SteadyResult(CIRCUITS_CHECK, True, 0.0, f"all {len(series)} circuits closed")
+    worst_labels, worst = max(not_closed, key=lambda item: item[1])
+    state = "open" if worst >= 1.0 else "half-open"
+    where = " ".join(f"{k}={v}" for k, v in sorted(worst_labels.items())) or name
+    more = f" (and {len(not_closed) - 1} more)" if len(not_closed) > 1 else ""
+    return SteadyResult(CIRCUITS_CHECK, False, worst, (
+        f"circuit {where} is {state} ({worst:g}){more} before the drill: wait until it closes "
+        f"(an idle half-open breaker needs a health check or one successful request), or "
+        f"reset the target's breakers, then run again"))
+
+
+async def metric_series(client: httpx.AsyncClient, env: Environment, name: str,
+                         labels: Mapping[str, str]) -> list[tuple[dict[str, str], float]]:
+    out: list[tuple[dict[str, str], float]] = []
+    headers = {k: expand_env(v) for k, v in env.metrics.headers.items()}
+    for url in env.metrics.scrape:
+        try:
+            response = await client.get(expand_env(url), headers=headers)
+        except httpx.HTTPError:
+            continue
+        if response.status_code != 200:
+            continue
+        try:
+            families = list(text_string_to_metric_families(response.text))
+        except ValueError:
+            continue
+        out.extend(
+            (dict(s.labels), float(s.value))
+            for family in families for s in family.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+    return out
+
+
 async def wait_steady_state(
-    env: Environment, checks: tuple[SteadyStateCheck, ...], *, timeout_s: float, interval_s: float = 0.5
+    env: Environment, checks: tuple[SteadyStateCheck, ...], *, timeout_s: float,
+    interval_s: float = 0.5, circuits: bool = True,
 ) -> list[SteadyResult]:
-    """Poll every check until all hold together or the deadline passes; the last results."""
+    """Poll every check (and, with `circuits`, that every provider circuit is closed) until
+    all hold together or the deadline passes; the last results. The circuit check's result
+    says how long the wait took (time to recovery, after a drill)."""
     results: list[SteadyResult] = []
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     async with httpx.AsyncClient(timeout=2.0) as client:
         while True:
             results = [await check_once(client, env, c) for c in checks]
+            if circuits:
+                results.append(await check_circuits_closed(client, env))
             if all(r.ok for r in results) or time.monotonic() >= deadline:
-                return results
+                waited = time.monotonic() - started
+                return [r if r.name != CIRCUITS_CHECK else
+                        SteadyResult(r.name, r.ok, r.measured, f"{r.detail} (waited {waited:.1f} s)")
+                        for r in results]
             await anyio.sleep(interval_s)

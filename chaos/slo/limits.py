@@ -1,9 +1,11 @@
 """Run-wide limits: provider circuit open intervals, queue oldest-job age, baseline failovers.
 
-Circuit state encoding: 0 closed, 1 open, 0.5 half-open. The seed's trigger is a circuit
-that "remains open"; a breaker that cycles open -> half-open -> open because its probes keep
-failing has not recovered, so every value above 0 counts as open here and only a return to
-closed ends an interval (the conservative reading).
+Circuit state encoding: 0 closed, 1 open, 0.5 half-open. The seed's limit is a circuit that
+"remains open": the open state. A breaker that cycles open -> half-open -> open because its
+probes keep failing has not recovered, so a half-open stretch *between* two open ones counts
+as open; a half-open stretch that ends closed (or the run), or that no open state precedes
+(an idle breaker waiting for traffic), is not open: it is reported on its own, with its
+duration, and never fails the limit.
 """
 
 from __future__ import annotations
@@ -21,8 +23,40 @@ ACTIVE_REGION_METRIC = "active_region"
 FAILOVERS_METRIC = "failovers_total"
 
 
+OPEN_VALUE = 1.0
+HALF_OPEN_VALUE = 0.5
+
+
 def circuit_is_open(value: float) -> bool:
-    return value > 0.0
+    return value >= OPEN_VALUE
+
+
+def circuit_is_half_open(value: float) -> bool:
+    return 0.0 < value < OPEN_VALUE
+
+
+def open_states(pts: Sequence[Point]) -> list[Point]:
+    """The points with each half-open stretch read as open when open states come right before
+    and after it (a failed probe re-opened the breaker), else as not open (0.5 kept)."""
+    out = list(pts)
+    known = [i for i, (_, v) in enumerate(out) if v is not None]
+    k = 0
+    while k < len(known):
+        i = known[k]
+        value = out[i][1]
+        if value is None or not circuit_is_half_open(value):
+            k += 1
+            continue
+        j = k
+        while j < len(known) and circuit_is_half_open(out[known[j]][1] or 0.0):
+            j += 1
+        before = out[known[k - 1]][1] if k > 0 else None
+        after = out[known[j]][1] if j < len(known) else None
+        if before is not None and after is not None and circuit_is_open(before) and circuit_is_open(after):
+            for m in known[k:j]:
+                out[m] = (out[m][0], OPEN_VALUE)
+        k = j
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +66,27 @@ class CircuitFinding:
     longest_s: float | None  # None: no data
     upper_s: float | None
     gap_fraction: float
+    half_open_longest_s: float = 0.0  # half-open stretches not counted as open
+    half_open_total_s: float = 0.0
 
 
 def circuit_finding(samples: Sequence[Sample], route: str, resolution_s: float) -> CircuitFinding:
     # One series per gateway (region label) plus label-less gaps from sources that never expose
     # the metric (the router): a route's circuit is its worst gateway's at each instant.
-    pts = max_per_instant(points(samples, CIRCUIT_METRIC, "route", route))
+    pts = open_states(max_per_instant(points(samples, CIRCUIT_METRIC, "route", route)))
     known = [p for p in pts if p[1] is not None]
     if not known:
         return CircuitFinding(route, None, None, None, 1.0)
+    half = runs(pts, circuit_is_half_open)
+    half_longest = max((r.length_s(resolution_s) for r in half), default=0.0)
+    half_total = resolution_s * sum(1 for _, v in known if v is not None and circuit_is_half_open(v))
     found = runs(pts, circuit_is_open)
     if not found:
-        return CircuitFinding(route, None, 0.0, 0.0, gap_fraction(pts))
+        return CircuitFinding(route, None, 0.0, 0.0, gap_fraction(pts), half_longest, half_total)
     longest = max(found, key=lambda r: (r.length_s(resolution_s), r.upper_s(resolution_s)))
     upper = max(r.upper_s(resolution_s) for r in found)
-    return CircuitFinding(route, longest, longest.length_s(resolution_s), upper, gap_fraction(pts))
+    return CircuitFinding(route, longest, longest.length_s(resolution_s), upper, gap_fraction(pts),
+                          half_longest, half_total)
 
 
 def circuit_routes(samples: Sequence[Sample], primary: str) -> list[str]:
@@ -55,9 +95,12 @@ def circuit_routes(samples: Sequence[Sample], primary: str) -> list[str]:
 
 def judge_circuit(f: CircuitFinding, limit_s: float, resolution_s: float, max_gap: float,
                   criterion_id: str, scope: str = "run") -> Criterion:
-    details: dict[str, object] = {"route": f.route, "resolution_s": resolution_s,
-                                  "gap_fraction": round(f.gap_fraction, 6),
-                                  "open_rule": "any value > 0 (open or half-open) is not closed; only 0 ends an interval"}
+    details: dict[str, object] = {
+        "route": f.route, "resolution_s": resolution_s, "gap_fraction": round(f.gap_fraction, 6),
+        "open_rule": ("the open state (1); a half-open stretch counts as open only between two "
+                      "open states (a failed probe re-opened it)"),
+        "half_open_longest_s": f.half_open_longest_s, "half_open_total_s": f.half_open_total_s,
+    }
     if f.longest_s is None:
         return Criterion(criterion_id, Verdict.INCONCLUSIVE, None, limit_s, "s", scope,
                          f"No circuit_state samples for route {f.route}.", comparison="<=",

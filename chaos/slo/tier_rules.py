@@ -58,7 +58,7 @@ def probe_availability(scope: Scope, probes: Sequence[ProbeSecond]) -> Availabil
     expected = round(scope.duration_s / PROBE_INTERVAL_S)
     with_data = available = 0
     for p in probes:
-        if scope.contains(p.t):
+        if scope.contains(p.booked_at):
             a = p.available
             if a is not None:
                 with_data += 1
@@ -172,7 +172,7 @@ def _rates(j: _Judge, th: Thresholds) -> list[Criterion]:
     agg = j.agg
     den = agg.ended
     specs = [
-        ("rate_2xx", agg.counts.get("2xx", 0), th.rate_2xx, ">=", "2xx responses"),
+        ("rate_2xx", agg.counts.get("2xx", 0), th.rate_2xx, ">=", "complete streams (2xx)"),
         ("rate_5xx", agg.server_failures, th.rate_5xx, "<=", "server-side failures (5xx, transport, broken/truncated/stalled/malformed streams)"),
         ("rate_429", agg.counts.get("429", 0), th.rate_429, "<=", "429 load-shedding responses"),
     ]
@@ -211,15 +211,16 @@ def _latencies(j: _Judge, th: Thresholds) -> list[Criterion]:
         saturated_share = agg.saturated / agg.windows if agg.windows else 0.0
         if hist.total < j.config.min_requests_for_p95:
             verdict, reason = Verdict.INCONCLUSIVE, (
-                f"Only {hist.total} {what} latencies in this scope, fewer than the "
+                f"Only {hist.total} complete streams in this scope (n of the p95: latencies "
+                f"are over complete streams only), fewer than the "
                 f"{j.config.min_requests_for_p95} needed for an honest p95.")
         elif (gap := _load_gap(j)) is not None:
             verdict, reason = Verdict.INCONCLUSIVE, gap
         else:
             assert p95 is not None
             verdict = Verdict.PASS if p95 <= t.value else Verdict.FAIL
-            reason = (f"p95 {what} latency was {p95:,.0f} ms over {hist.total} requests against "
-                      f"a maximum of {t.value:,.0f} ms.")
+            reason = (f"p95 {what} latency was {p95:,.0f} ms over {hist.total} complete streams "
+                      f"against a maximum of {t.value:,.0f} ms.")
             if saturated_share > j.config.max_saturated_fraction:
                 verdict, reason = _saturated(j, which, verdict, reason, t, what, details)
         out.append(j.make(name, verdict, p95, t, "ms", "<=", reason, **details))

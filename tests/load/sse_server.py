@@ -195,10 +195,8 @@ class SSEProtocol(asyncio.Protocol):
             return
         if i == 0:
             STATE.first_late_ms.append(max(0.0, (time.monotonic() - due0) * 1000.0))
-        if self.openai:
-            data = (_OPENAI_ROLE if i == 0 else b"") + _openai_event(i)
-        else:
-            data = _event(i)
+        first = _OPENAI_ROLE if self.openai and i == 0 else b""
+        data = first + (_openai_event(i) if self.openai else _event(i))
         if i == events - 1:
             data += self.done
         self.write(b"%x\r\n%s\r\n" % (len(data), data) if framing == "chunked" else data)

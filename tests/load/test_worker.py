@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import httpx
 
@@ -83,7 +84,8 @@ def test_a_200_stream_that_ends_cleanly_without_its_done_marker_is_truncated(sse
     windows = run_worker(_config(sse_server.url(events=3, interval_ms=5, done=0), streams=3, hold_s=0.5))
     n = recorded(windows)
     assert n > 0
-    assert total(windows, "truncated") == n and total(windows, "2xx") == 0
+    assert total(windows, "truncated") == n
+    assert total(windows, "2xx") == 0
 
 
 def test_a_200_stream_ending_in_an_sse_error_event_is_broken_with_its_code(sse_server: SSEServer) -> None:
@@ -114,7 +116,8 @@ def test_openai_streams_are_judged_by_their_protocol_with_token_figures(sse_serv
     url = sse_server.url(events=5, interval_ms=20, format="openai")
     windows = run_worker(_config(url, streams=3, hold_s=0.6, protocol=OpenAIProfile(model="t")))
     n = recorded(windows)
-    assert n > 0 and total(windows, "2xx") == n
+    assert n > 0
+    assert total(windows, "2xx") == n
     assert sum(w.output_tokens for w in windows) == 5 * n  # from the usage chunk
     assert sum(w.token_sources.get("usage", 0) for w in windows) == n
     assert sum(w.first_kinds.get("content", 0) for w in windows) == n
@@ -129,7 +132,8 @@ def test_openai_streams_are_judged_by_their_protocol_with_token_figures(sse_serv
     # The same stream read as the testbed's dialect has no content: complete by its marker,
     # but with no first token (preflight's canary refuses such a target).
     wrong = run_worker(_config(url, streams=2, hold_s=0.3))
-    assert merged(wrong).get_total_count() == 0 and sum(w.output_tokens for w in wrong) == 0
+    assert merged(wrong).get_total_count() == 0
+    assert sum(w.output_tokens for w in wrong) == 0
 
 
 def test_refused_connections_are_connect_failures(sse_server: SSEServer) -> None:
@@ -212,3 +216,27 @@ def test_requests_in_flight_on_reused_connections_at_the_graceful_end_are_cancel
     assert cancelled == 6
     assert started == recorded(windows) + cancelled
     assert windows[-1].in_flight == 0
+
+
+def test_windows_end_at_every_phase_boundary_too(sse_server: SSEServer) -> None:
+    """Cuts at 0.5 s and 1.25 s after the load start: windows are [0, .5), [.5, 1), [1, 1.25),
+    [1.25, 2), ..., so none straddles a phase boundary, and the books still balance."""
+    windows = run_worker(_config(sse_server.url(events=1), streams=4, hold_s=2.2,
+                                 window_cuts_s=(0.5, 1.25)))
+    t0 = windows[0].start
+    edges = [round(w.start - t0, 6) for w in windows[:6]]
+    assert edges == [0.0, 0.5, 1.0, 1.25, 2.0, 3.0][: len(edges)]
+    for a, b in itertools.pairwise(windows):
+        assert b.start == a.end  # contiguous
+    started = sum(w.started for w in windows)
+    assert started == recorded(windows) + sum(w.cancelled for w in windows)
+    assert [w.seq for w in windows] == list(range(len(windows)))
+
+
+def test_window_edges_merge_whole_seconds_and_cuts() -> None:
+    from chaos.load.schedule import WindowEdges
+
+    edges = WindowEdges((2.5, 3.0, 3.0004, 4.25, 0.999))
+    assert [edges.edge(k) for k in range(9)] == [0.0, 1.0, 2.0, 2.5, 3.0, 4.0, 4.25, 5.0, 6.0]
+    assert edges.count_until(4.25) == 6
+    assert edges.count_until(5.0) == 7

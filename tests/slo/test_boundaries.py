@@ -105,6 +105,29 @@ def test_closed_ends_an_open_interval() -> None:
     assert (c.verdict, c.measured) == (Verdict.PASS, 100.0)
 
 
+def test_an_idle_half_open_breaker_after_an_open_one_is_reported_not_judged_open() -> None:
+    """Open 100 s, then half-open to the end (no traffic to close it): open is 100 s (PASS);
+    the 300 s half-open is in the details, not a FAIL of the open limit."""
+    b = healthy(500)
+    b.samples.clear()
+    route = {"route": "primary"}
+    b.series("circuit_state", route, 0, 100, 0.0).series("circuit_state", route, 100, 200, 1.0)
+    b.series("circuit_state", route, 200, 500, 0.5)
+    report = evaluate(X, b.build())
+    c = report.criterion("limits.circuit_open@run[route=primary]")
+    assert (c.verdict, c.measured) == (Verdict.PASS, 100.0)
+    assert (c.details["half_open_longest_s"], c.details["half_open_total_s"]) == (300.0, 300.0)
+    assert report.criterion("rollback.circuit_open_2min@run[route=primary]").verdict is Verdict.PASS
+
+
+def test_a_fallback_circuit_half_open_from_the_first_second_never_fails_the_run() -> None:
+    """A circuit left half-open by an earlier drill, never open during this one."""
+    b = healthy(300)
+    b.series("circuit_state", {"route": "fallback"}, 0, 300, 0.5)
+    c = evaluate(X, b.build()).criterion("limits.circuit_open@run[route=fallback]")
+    assert (c.verdict, c.measured, c.details["half_open_total_s"]) == (Verdict.PASS, 0.0, 300.0)
+
+
 @pytest.mark.parametrize(("age_s", "verdict"),
                          [(29.9, Verdict.PASS), (30.0, Verdict.PASS), (30.5, Verdict.FAIL)])
 def test_queue_age_exactly_at_the_gate_limit_passes(age_s: float, verdict: Verdict) -> None:
