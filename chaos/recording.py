@@ -48,6 +48,8 @@ SSE_ERROR_EVENTS: tuple[bytes, bytes] = (b"\nevent: error", b"\nevent:error")
 # Older recordings also have "broken": a 2xx stream cut short, now its own class.
 TRANSPORT_KINDS: tuple[str, ...] = ("connect", "reset", "timeout", "protocol")
 
+FAILED_PER_WINDOW = 10  # failed requests a window names (by id); the rest are counted
+
 HIST_LOWEST_US = 1
 HIST_HIGHEST_US = 600_000_000  # 10 minutes
 HIST_SIGNIFICANT_DIGITS = 3
@@ -90,6 +92,11 @@ class LoadWindow:
     token_sources: Mapping[str, int] = field(default_factory=dict)  # usage | chunks -> streams
     first_kinds: Mapping[str, int] = field(default_factory=dict)  # content | reasoning | tool_call
     class_codes: Mapping[str, int] = field(default_factory=dict)  # "<class>:<code>" -> count
+    # The first FAILED_PER_WINDOW requests of the window that did not complete, each
+    # [request id, class, code or None, start, outcome instant] (wall clock), and how many
+    # more there were: the ledger an SRE greps the platform's own logs with.
+    failed: tuple[tuple[str, str, str | None, float, float], ...] = ()
+    failed_more: int = 0
 
     @property
     def key(self) -> tuple[str, str, int, int]:
@@ -219,7 +226,7 @@ class Recording:
             started_at=data["started_at"],
             ended_at=data["ended_at"],
             phases=tuple(Phase(**p) for p in data.get("phases", ())),
-            windows=tuple(LoadWindow(**w) for w in data.get("windows", ())),
+            windows=tuple(_window(w) for w in data.get("windows", ())),
             missing_windows=tuple(MissingWindow(**m) for m in data.get("missing_windows", ())),
             samples=tuple(Sample(**s) for s in data.get("samples", ())),
             probes=tuple(ProbeSecond(**p) for p in data.get("probes", ())),
@@ -237,6 +244,13 @@ class Recording:
             sample_interval_s=data.get("sample_interval_s", 1.0),
             schema_version=data.get("schema_version", RECORDING_SCHEMA_VERSION),
         )
+
+
+def _window(data: Mapping[str, Any]) -> LoadWindow:
+    failed = data.get("failed")
+    if failed:
+        data = {**data, "failed": tuple(tuple(f) for f in failed)}
+    return LoadWindow(**data)
 
 
 def _to_jsonable(value: Any) -> Any:

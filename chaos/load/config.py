@@ -66,6 +66,7 @@ class LoadConfig:
     stall_timeout_s: float = 30.0  # a 2xx stream with no event this long is stalled
     total_timeout_s: float = 120.0
     region_header: str = "x-served-by-region"
+    request_id_header: str = "x-request-id"  # a unique id on every request (the ledger's key)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     run_id: str = "run"
     max_lag_p99_ms: float = 10.0

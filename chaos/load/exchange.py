@@ -73,6 +73,17 @@ def build_request(
     headers: tuple[tuple[str, str], ...] = (),
 ) -> bytes:
     """The request bytes (built once per subject, reused for every request)."""
+    head, body = request_parts(method=method, path=path, host_header=host_header, body=body,
+                               headers=headers)
+    return head + b"\r\n" + body
+
+
+def request_parts(
+    *, method: str, path: str, host_header: str, body: bytes,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> tuple[bytes, bytes]:
+    """(head, body): the head ends after its last header line, so per-request headers (the
+    request id) can follow it; the request is head + more header lines + CRLF + body."""
     lines = [
         f"{method} {path} HTTP/1.1",
         f"Host: {host_header}",
@@ -82,4 +93,4 @@ def build_request(
         f"Content-Length: {len(body)}",
     ]
     lines.extend(f"{name}: {value}" for name, value in headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1"), body

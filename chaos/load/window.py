@@ -9,6 +9,7 @@ from hdrh.histogram import HdrHistogram
 
 from chaos.load.exchange import Exchange
 from chaos.recording import (
+    FAILED_PER_WINDOW,
     HIST_HIGHEST_US,
     HIST_LOWEST_US,
     HIST_SIGNIFICANT_DIGITS,
@@ -93,6 +94,8 @@ class WindowAccumulator:
         # request is booked by the instant its outcome happened, not when the timer woke.
         self.due = float("inf")
         self.roll: Callable[[], None] = _never
+        self.rid_name = ""  # request ids are rid_name + their number
+        self.wall_offset = 0.0  # wall clock = monotonic + wall_offset
         self._clear()
 
     def _clear(self) -> None:
@@ -110,15 +113,18 @@ class WindowAccumulator:
         self.token_sources: dict[str, int] = {}
         self.first_kinds: dict[str, int] = {}
         self.class_codes: dict[str, int] = {}
+        self.failed: list[tuple[str, str, str | None, float, float]] = []
+        self.failed_more = 0
         self.cancelled = 0
         self.late = 0
         self.dropped = 0
         self.events = 0
         self.bytes_received = 0
 
-    def record(self, exchange: Exchange, start: float) -> str:
-        """Count one ended request; `start` is its (intended) start, monotonic seconds.
-        Latencies and token figures are of complete streams only."""
+    def record(self, exchange: Exchange, start: float, rid: int = -1) -> str:
+        """Count one ended request; `start` is its (intended) start, monotonic seconds, and
+        `rid` the number of its request id. Latencies and token figures are of complete
+        streams only; a request that did not complete goes to the ledger."""
         (_, cls, code, kind, first_byte_at, first_token_at, done_at, ended_at, tokens,
          from_usage, gaps, first_kind, events, nbytes, region, _reusable) = exchange
         while ended_at >= self.due:
@@ -148,6 +154,12 @@ class WindowAccumulator:
                 self.error_codes[code] = self.error_codes.get(code, 0) + 1
                 key = f"{cls}:{code}"
                 self.class_codes[key] = self.class_codes.get(key, 0) + 1
+            if len(self.failed) < FAILED_PER_WINDOW:
+                off = self.wall_offset
+                self.failed.append((f"{self.rid_name}{rid}", cls, code, round(start + off, 4),
+                                    round(ended_at + off, 4)))
+            else:
+                self.failed_more += 1
         if region is not None:
             self.regions[region] = self.regions.get(region, 0) + 1
         self.events += events
@@ -180,6 +192,8 @@ class WindowAccumulator:
             token_sources=self.token_sources,
             first_kinds=self.first_kinds,
             class_codes=self.class_codes,
+            failed=tuple(self.failed),
+            failed_more=self.failed_more,
             cancelled=self.cancelled,
             late=self.late,
             dropped=self.dropped,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chaos.load.config import LoadConfig
-from chaos.load.exchange import Exchange, Timeouts, build_request
+from chaos.load.exchange import Exchange, Timeouts, request_parts
 from chaos.load.http import Connection, open_connection
 from chaos.load.limits import check_fd_limit
 from chaos.load.monitor import CpuMeter, LagMonitor
@@ -95,8 +95,14 @@ class _Worker:
         )
         self.region_header = cfg.region_header.encode("latin-1")
         self.protocol = cfg.protocol
-        self.requests: dict[int, bytes] = {}
+        self.requests: dict[int, tuple[bytes, bytes]] = {}  # subject -> (head, body)
+        # Every request carries a unique id (the failed-request ledger names it, so an SRE
+        # finds it in the platform's own logs): "<run>-<worker>.<incarnation>-<n>".
+        self.rid_name = f"{cfg.run_id[-12:]}-{share.worker_id}.{share.incarnation}-"
+        self.rid_line = f"{cfg.request_id_header}: {self.rid_name}".encode("latin-1")
+        self.rid_next = 0
         self.acc = WindowAccumulator(cfg.run_id, share.worker_id, share.incarnation)
+        self.acc.rid_name = self.rid_name
         self.edges = WindowEdges(cfg.window_cuts_s)
         self.lag = LagMonitor(self.loop)
         self.cpu = CpuMeter()
@@ -105,6 +111,7 @@ class _Worker:
         # Invariant: t0 is start_wall on this process's monotonic clock.
         self.t0 = time.monotonic() + (share.start_wall - time.time())
         self.acc.due = self.t0 + self.edges.edge(1)
+        self.acc.wall_offset = share.start_wall - self.t0  # monotonic -> wall clock
         self.acc.roll = self._roll
         self.ramp = Ramp(cfg.ramp_up_s, cfg.hold_s, cfg.ramp_down_s)
 
@@ -175,14 +182,14 @@ class _Worker:
         start_off, stop_off = stream_window(self.ramp, k, self.cfg.streams)
         await _sleep_until(self.t0 + start_off)
         stop_at = self.t0 + stop_off
-        request = self._request_for(k)
+        template = self._request_for(k)
         conn: Connection | None = None
         try:
             while not self.stopping and time.monotonic() < stop_at:
                 if conn is not None and self.cfg.think_time_s == 0 and conn.idle_reusable:
-                    conn, kind = await self._keep_alive_run(conn, request, stop_at)
+                    conn, kind = await self._keep_alive_run(conn, template, stop_at)
                 else:
-                    conn, kind = await self._request(conn, request, None)
+                    conn, kind = await self._request(conn, template, None)
                 pause = self.cfg.think_time_s + (ERROR_BACKOFF_S if kind is not None else 0.0)
                 if pause > 0:
                     await asyncio.sleep(pause)
@@ -191,12 +198,12 @@ class _Worker:
                 conn.close()
 
     async def _keep_alive_run(
-        self, conn: Connection, request: bytes, stop_at: float,
+        self, conn: Connection, template: tuple[bytes, bytes], stop_at: float,
     ) -> tuple[Connection | None, str | None]:
         """Back-to-back requests on `conn`, each sent from the callback that ends the one
         before (no task switch per request), until one fails, the connection cannot be
         reused, or the stream must stop. Returns like `_request`."""
-        run = _KeepAliveRun(self, conn, request, stop_at)
+        run = _KeepAliveRun(self, conn, template, stop_at)
         try:
             outcome = await run.ended
         except asyncio.CancelledError:
@@ -210,13 +217,13 @@ class _Worker:
         # The server closed the idle keep-alive connection under the last request: retry
         # it once, fresh; it is still counted in flight and started, not yet recorded.
         try:
-            exchange, fresh = await self._fresh_exchange(request)
+            exchange, fresh = await self._fresh_exchange(run.request)
         except asyncio.CancelledError:
             self.in_flight -= 1
             self.acc.cancelled += 1
             raise
         self.in_flight -= 1
-        self.acc.record(exchange, run.start)
+        self.acc.record(exchange, run.start, run.rid)
         return (fresh if exchange.keep_alive else None), exchange.kind
 
     async def _arrivals(self, tasks: set[asyncio.Task[None]]) -> None:
@@ -258,9 +265,10 @@ class _Worker:
 
     # -- one request -------------------------------------------------------------------
     async def _request(
-        self, conn: Connection | None, request: bytes, intended: float | None,
+        self, conn: Connection | None, template: tuple[bytes, bytes], intended: float | None,
     ) -> tuple[Connection | None, str | None]:
         """One counted request; returns the connection to reuse and the transport kind."""
+        request, rid = self.stamp(template)
         acc = self.acc
         acc.started += 1
         self.in_flight += 1
@@ -278,7 +286,7 @@ class _Worker:
             acc.cancelled += 1
             raise
         self.in_flight -= 1
-        acc.record(exchange, start)
+        acc.record(exchange, start, rid)
         return (conn if exchange.keep_alive else None), exchange.kind
 
     async def _fresh_exchange(self, request: bytes) -> tuple[Exchange, Connection | None]:
@@ -293,19 +301,26 @@ class _Worker:
             return _connect_failure(), None
         return await conn.exchange(request, self.timeouts), conn
 
-    def _request_for(self, k: int) -> bytes:
+    def _request_for(self, k: int) -> tuple[bytes, bytes]:
         subject = k % self.cfg.subjects
-        request = self.requests.get(subject)
-        if request is None:
+        template = self.requests.get(subject)
+        if template is None:
             name = f"s{subject}"
             token = self.cfg.token_template.replace("{subject}", name) or None
             shape = self.protocol.request(self.cfg.message, name, token)
-            request = build_request(
+            template = request_parts(
                 method="POST", path=self.target.path, host_header=self.target.host_header,
                 body=shape.body, headers=shape.headers + self.cfg.headers,
             )
-            self.requests[subject] = request
-        return request
+            self.requests[subject] = template
+        return template
+
+    def stamp(self, template: tuple[bytes, bytes]) -> tuple[bytes, int]:
+        """The request bytes with the next request id, and that id's number."""
+        n = self.rid_next
+        self.rid_next = n + 1
+        head, body = template
+        return b"%s%s%d\r\n\r\n%s" % (head, self.rid_line, n, body), n
 
 
 class _KeepAliveRun:
@@ -320,13 +335,16 @@ class _KeepAliveRun:
     """
 
     __slots__ = (
-        "acc", "ended", "in_flight", "on_done", "request", "start", "stop_at", "timeouts", "worker",
+        "acc", "ended", "in_flight", "on_done", "request", "rid", "start", "stop_at", "template",
+        "timeouts", "worker",
     )
 
-    def __init__(self, worker: _Worker, conn: Connection, request: bytes, stop_at: float) -> None:
+    def __init__(self, worker: _Worker, conn: Connection, template: tuple[bytes, bytes],
+                 stop_at: float) -> None:
         self.worker = worker
         self.acc = worker.acc  # one accumulator for the worker's life (it clears itself per window)
-        self.request = request
+        self.template = template
+        self.request, self.rid = worker.stamp(template)
         self.stop_at = stop_at
         self.timeouts = worker.timeouts
         self.ended: asyncio.Future[tuple[Connection | None, str | None] | None] = worker.loop.create_future()
@@ -334,7 +352,7 @@ class _KeepAliveRun:
         self.in_flight = True
         worker.in_flight += 1
         self.acc.started += 1
-        self.start = conn.send(request, self.timeouts, self.on_done)
+        self.start = conn.send(self.request, self.timeouts, self.on_done)
 
     def _on_done(self, conn: Connection) -> None:
         exchange = conn.outcome()
@@ -345,10 +363,11 @@ class _KeepAliveRun:
             self.ended.set_result(None)  # still in flight: the task retries it
             return
         acc = self.acc
-        acc.record(exchange, self.start)
+        acc.record(exchange, self.start, self.rid)
         worker = self.worker
         if kind is None and exchange.keep_alive and not worker.stopping and _monotonic() < self.stop_at:
             acc.started += 1  # the next request takes this one's place in flight
+            self.request, self.rid = worker.stamp(self.template)
             self.start = conn.send(self.request, self.timeouts, self.on_done)
         else:
             self.in_flight = False

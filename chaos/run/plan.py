@@ -78,6 +78,7 @@ def load_config(
         "headers": expand_headers(env.target.headers, "target.headers"),
         "total_timeout_s": timeouts.total.total_seconds(),
         "region_header": env.target.region_header or DEFAULT_REGION_HEADER,
+        "request_id_header": env.target.request_id_header,
         "workers": workers,
         "run_id": run_id,
         "allowed_hosts": env_hosts(env),

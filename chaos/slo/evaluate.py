@@ -10,6 +10,7 @@ from chaos.slo.config import EvaluationConfig, Thresholds
 from chaos.slo.failover import failover_timings
 from chaos.slo.gates import judge_failover_drill, judge_profile, judge_soak
 from chaos.slo.hard_failures import hard_failure_intervals, judge_hard_failures
+from chaos.slo.ledger import failed_ledger
 from chaos.slo.limits import (
     circuit_finding,
     circuit_routes,
@@ -251,5 +252,6 @@ def evaluate(config: EvaluationConfig, recording: Recording) -> Report:
         load=_load_totals(windows, totals_agg, len(rec.missing_windows)),
         phases=tuple(summaries), driver=driver, failovers=tuple(timings),
         hard_failures=tuple(intervals), streams=stream_figures(windows),
+        failed_requests=failed_ledger(windows, rec.phases),
         complete=rec.complete, aborted=rec.aborted,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from chaos.slo.failover import FailoverTiming
 from chaos.slo.hard_failures import HardFailureInterval
+from chaos.slo.ledger import FailedLedger, FailedRequest
 from chaos.slo.streams import Percentiles, StreamFigures
 from chaos.slo.tier_rules import PhaseSummary
 from chaos.slo.verdict import Criterion, Verdict
@@ -68,6 +69,7 @@ class Report:
     failovers: tuple[FailoverTiming, ...] = ()
     hard_failures: tuple[HardFailureInterval, ...] = ()
     streams: StreamFigures | None = None
+    failed_requests: FailedLedger | None = None
     complete: bool = True
     aborted: str | None = None
     notes: tuple[str, ...] = field(default=())
@@ -108,10 +110,19 @@ class Report:
             failovers=tuple(FailoverTiming(**f) for f in data["failovers"]),
             hard_failures=tuple(HardFailureInterval(**h) for h in data["hard_failures"]),
             streams=_streams_from_json(data.get("streams")),
+            failed_requests=_ledger_from_json(data.get("failed_requests")),
             complete=data["complete"],
             aborted=data["aborted"],
             notes=tuple(data["notes"]),
         )
+
+
+def _ledger_from_json(data: Mapping[str, Any] | None) -> FailedLedger | None:
+    if data is None:
+        return None
+    return FailedLedger(total=data["total"], named=data["named"],
+                        shown=tuple(FailedRequest(**r) for r in data["shown"]),
+                        per_phase=dict(data["per_phase"]))
 
 
 def _streams_from_json(data: Mapping[str, Any] | None) -> StreamFigures | None:

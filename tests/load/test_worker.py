@@ -240,3 +240,21 @@ def test_window_edges_merge_whole_seconds_and_cuts() -> None:
     assert [edges.edge(k) for k in range(9)] == [0.0, 1.0, 2.0, 2.5, 3.0, 4.0, 4.25, 5.0, 6.0]
     assert edges.count_until(4.25) == 6
     assert edges.count_until(5.0) == 7
+
+
+def test_requests_that_did_not_complete_are_named_by_their_request_id(sse_server: SSEServer) -> None:
+    url = sse_server.url(events=3, interval_ms=5, error_after=1, error="provider_unavailable")
+    windows = run_worker(_config(url, streams=3, hold_s=0.5, run_id="run-ledger"))
+    named = [f for w in windows for f in w.failed]
+    more = sum(w.failed_more for w in windows)
+    assert len(named) + more == total(windows, "broken") > 0
+    ids = [f[0] for f in named]
+    assert len(set(ids)) == len(ids)
+    for rid, cls, code, start, outcome_at in named:
+        assert rid.startswith("run-ledger-w0.0-")
+        assert (cls, code) == ("broken", "provider_unavailable")
+        assert start <= outcome_at
+    window_of = {f[0]: w for w in windows for f in w.failed}
+    for rid, _, _, _, outcome_at in named:
+        w = window_of[rid]
+        assert w.start <= outcome_at < w.end  # booked in the window its outcome happened in
