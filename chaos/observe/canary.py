@@ -64,7 +64,9 @@ async def send_canary(
     failure: str | None = None
     try:
         with anyio.fail_after(timeout_s):
-            async with client.stream("POST", url, content=request.body, headers=sent) as response:
+            async with client.stream("POST", url, content=request.body, headers=sent,
+                                     timeout=httpx.Timeout(timeout_s,
+                                                           read=stall_s or timeout_s)) as response:
                 status = response.status_code
                 region = response.headers.get(region_header)
                 is_2xx = 200 <= status < 300
@@ -79,7 +81,9 @@ async def send_canary(
                             break
                     elif len(body) < _ERROR_BODY_BYTES:
                         body += chunk[: _ERROR_BODY_BYTES - len(body)]
-    except TimeoutError:
+    except (TimeoutError, httpx.TimeoutException):
+        # No byte for the read timeout (the stall bound) or the whole bound passed: after a
+        # 2xx head that is a stalled stream, before it a timeout.
         failure = "stall" if status is not None and 200 <= status < 300 else "timeout"
     except httpx.ConnectError:
         failure = "connect"
