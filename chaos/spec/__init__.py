@@ -37,6 +37,7 @@ from chaos.spec.envvars import expand_env
 from chaos.spec.faults import Fault, ProviderOutageFault, RedisLossFault, RegionFailoverFault
 from chaos.spec.loader import (
     check_drill_against_environment,
+    check_environment_variables,
     load_drill,
     load_environment,
     parse_drill,
@@ -84,6 +85,7 @@ __all__ = [
     "Toxiproxy",
     "build_timeline",
     "check_drill_against_environment",
+    "check_environment_variables",
     "drill_json_schema",
     "environment_json_schema",
     "expand_env",

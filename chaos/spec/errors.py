@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from chaos.errors import SpecIssue
+from chaos.spec.text import quote
 from chaos.spec.yamlmap import Loc, locate
 
 
@@ -24,7 +25,8 @@ def validation_issues(
         kind = error["type"]
         ctx = error.get("ctx") or {}
         if kind == "spec_field":
-            loc = (*loc, str(ctx["field"]))
+            extra = ctx["field"]
+            loc = (*loc, *extra) if isinstance(extra, tuple | list) else (*loc, str(extra))
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             loc = (*loc, str(ctx.get("discriminator", "")).strip("'"))
         extra = kind == "extra_forbidden"
@@ -54,8 +56,7 @@ def _describe(value: Any) -> str:
         return "a list"
     if value is None:
         return "empty"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return quote(value, 40)
 
 
 def _sentence(error: Any, loc: Loc, model: type[BaseModel]) -> str:
@@ -94,6 +95,17 @@ def _sentence(error: Any, loc: Loc, model: type[BaseModel]) -> str:
         return f"must be a whole number, not {_describe(value)}"
     if kind in ("float_type", "float_parsing"):
         return f"must be a number, not {_describe(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, not {_describe(value)}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters long"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items, not {ctx.get('actual_length')}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = {"greater_than": "more than", "greater_than_equal": "at least",
+                 "less_than": "less than", "less_than_equal": "at most"}[kind]
+        limit = next(iter(ctx.values()), "")
+        return f"must be {bound} {limit}, not {_describe(value)}"
     message = str(error.get("msg", "is invalid"))
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     message = message.replace("Input should be", "must be")

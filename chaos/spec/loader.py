@@ -1,11 +1,15 @@
 """Load drill and environment files into models; every problem becomes one located SpecIssue.
 
-The loader is a boundary: nothing but SpecError leaves it, whatever the input.
+The loader is a boundary: nothing but SpecError leaves it, whatever the input, and every
+input is bounded (docs/spec-limits.md): regular files of at most 1 MB, nesting, alias
+expansion and numbers within their limits, at most a screenful of issues per file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,17 +25,72 @@ from chaos.spec.checks import (
 from chaos.spec.drill import Drill
 from chaos.spec.environment import Environment
 from chaos.spec.errors import validation_issues
+from chaos.spec.issues import finish, trim
+from chaos.spec.variables import drill_fields, environment_fields, variable_problems
+from chaos.spec.yamlbudget import MAX_FILE_BYTES
 from chaos.spec.yamlmap import Document, locate, parse_yaml
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def read_text(path: str | Path) -> str:
+    """The UTF-8 text of the regular file at `path`, at most MAX_FILE_BYTES (1 MB).
+
+    Anything else is a one-line SpecError, at once: a FIFO or a device is refused without
+    reading from it, undecodable bytes are reported with their line and column."""
+    name = str(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SpecError(SpecIssue(str(path), None, None, "", f"cannot read the file: {reason}")) from None
+        kind = _file_kind(os.stat(path).st_mode)
+        if kind is not None:
+            raise _unreadable(name, f"it is {kind}, not a regular file")
+        # O_NONBLOCK: should the path have become a FIFO since, opening it does not block.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            kind = _file_kind(os.fstat(file.fileno()).st_mode)
+            if kind is not None:
+                raise _unreadable(name, f"it is {kind}, not a regular file")
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _unreadable(name, exc.strerror or type(exc).__name__) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _unreadable(name, f"it is larger than {MAX_FILE_BYTES:,} bytes (the limit for a spec file)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+        raise SpecError(SpecIssue(name, line, column, "",
+                                  f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+                                  "cannot be decoded; save the file as UTF-8")) from None
+
+
+def _file_kind(mode: int) -> str | None:
+    """What a non-regular file is ("a directory", "a FIFO", ...), None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def _unreadable(name: str, reason: str) -> SpecError:
+    return SpecError(SpecIssue(name, None, None, "", f"cannot read the file: {reason}"))
+
+
+def load_document(path: str | Path) -> Document:
+    """The YAML document at `path` (any shape), within every limit; SpecError otherwise."""
+    name = str(path)
+    text = read_text(path)
+
+    def build() -> Document:
+        document, issues = parse_yaml(text, name)
+        if issues:
+            raise SpecError(issues)
+        assert document is not None  # Invariant: no issues means a document
+        return document
+
+    return _guarded(name, build)
 
 
 def parse_document(text: str, path: str) -> Document:
@@ -49,31 +108,44 @@ def parse_document(text: str, path: str) -> Document:
     return document
 
 
-def _issues(document: Document, problems: list[Problem]) -> list[SpecIssue]:
-    out = []
-    for loc, message in problems:
-        where = locate(document.root, loc)
-        out.append(SpecIssue(document.path, where.line, where.column, where.field, message))
-    return out
+class _Located:
+    """Issues located in files, and how many more of each one's kind were never located."""
+
+    def __init__(self) -> None:
+        self.issues: list[SpecIssue] = []
+        self.more: dict[SpecIssue, int] = {}
+
+    def add(self, document: Document, problems: list[Problem], suffix: str = "") -> _Located:
+        kept, dropped = trim(problems)  # 500,000 overlaps take seconds to locate
+        for (loc, message), more in zip(kept, dropped, strict=True):
+            where = locate(document.root, loc)
+            issue = SpecIssue(document.path, where.line, where.column, where.field, message + suffix)
+            self.issues.append(issue)
+            if more:
+                self.more[issue] = more
+        return self
+
+    def add_file(self, path: str | Path, problems: list[Problem], suffix: str = "") -> None:
+        """Problems located in the file at `path` (at line 1 when it cannot be read again)."""
+        if not problems:
+            return
+        try:
+            document = load_document(path)
+        except SpecError:
+            document = Document(str(path), None, None)
+        self.add(document, problems, suffix)
+
+    def raise_any(self) -> None:
+        if self.issues:
+            raise SpecError(finish(self.issues, more=self.more))
 
 
 def _raise(issues: list[SpecIssue]) -> None:
-    unique = list(dict.fromkeys(issues))
-    unique.sort(key=lambda i: (i.line or 0, i.column or 0))
-    if unique:
-        raise SpecError(unique)
+    if issues:
+        raise SpecError(finish(issues))
 
 
-def _printable(issue: SpecIssue) -> SpecIssue:
-    """Keep every issue on one line, even when a key holds a newline or a control character."""
-
-    def clean(text: str) -> str:
-        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-    return SpecIssue(issue.path, issue.line, issue.column, clean(issue.field), clean(issue.message))
-
-
-def _guarded(path: str, build: Callable[[], M]) -> M:
+def _guarded(path: str, build: Callable[[], T]) -> T:
     """Run `build`; any exception other than SpecError is a loader bug reported as a SpecError."""
     try:
         return build()
@@ -83,7 +155,7 @@ def _guarded(path: str, build: Callable[[], M]) -> M:
         issues = [SpecIssue(path, 1, 1, "", "the document nests too deeply or refers to itself")]
     except Exception as exc:  # the boundary: a one-line error, never a traceback
         issues = [SpecIssue(path, 1, 1, "", f"cannot load the file: {type(exc).__name__}: {exc}")]
-    raise SpecError([_printable(i) for i in issues]) from None
+    raise SpecError(finish(issues)) from None
 
 
 def _validate(document: Document, model: type[M]) -> M:
@@ -100,7 +172,7 @@ def parse_drill(text: str, *, path: str = "<drill>") -> Drill:
     def build() -> Drill:
         document = parse_document(text, path)
         drill = _validate(document, Drill)
-        _raise(_issues(document, drill_problems(drill)))
+        _Located().add(document, drill_problems(drill)).raise_any()
         return drill
 
     return _guarded(path, build)
@@ -112,7 +184,7 @@ def parse_environment(text: str, *, path: str = "<environment>", allow_productio
     def build() -> Environment:
         document = parse_document(text, path)
         env = _validate(document, Environment)
-        _raise(_issues(document, environment_problems(env, allow_production=allow_production)))
+        _Located().add(document, environment_problems(env, allow_production=allow_production)).raise_any()
         return env
 
     return _guarded(path, build)
@@ -163,21 +235,25 @@ def load_environment(path: str | Path, *, allow_production: bool = False) -> Env
 
 
 def check_drill_against_environment(
-    drill: Drill, env: Environment, *, drill_path: str | Path, env_path: str | Path
+    drill: Drill, env: Environment, *, drill_path: str | Path, env_path: str | Path,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
-    """Raise SpecError (located in the drill file) if the drill does not fit the environment."""
-    problems = drill_environment_problems(drill, env)
-    if not problems:
-        return
-    path = str(drill_path)
-    try:
-        document: Document | Any = parse_yaml(Path(path).read_text(encoding="utf-8"), path)[0]
-    except (OSError, UnicodeDecodeError):
-        document = None
-    if document is None:
-        document = Document(path, None, None)
-    issues = [
-        SpecIssue(i.path, i.line, i.column, i.field, f"{i.message} ({env_path})")
-        for i in _issues(document, problems)
-    ]
-    _raise(issues)
+    """Raise SpecError if the drill does not fit the environment (located in the drill file),
+    or if a `${VAR}` the run resolves is unset or resolves to an unusable value (located in
+    the file that holds it)."""
+    environ = os.environ if environ is None else environ
+    found = _Located()
+    found.add_file(env_path, variable_problems(environment_fields(env), environ))
+    found.add_file(drill_path, [*drill_environment_problems(drill, env),
+                                *variable_problems(drill_fields(drill), environ)], f" ({env_path})")
+    found.raise_any()
+
+
+def check_environment_variables(
+    env: Environment, *, env_path: str | Path, environ: Mapping[str, str] | None = None
+) -> None:
+    """Raise SpecError if a `${VAR}` the run resolves in the environment is unset (without a
+    default) or resolves to a value its field cannot take; located in the environment file."""
+    found = _Located()
+    found.add_file(env_path, variable_problems(environment_fields(env), os.environ if environ is None else environ))
+    found.raise_any()

@@ -10,8 +10,10 @@ from typing import Any
 import yaml
 
 from chaos.errors import SpecIssue
+from chaos.spec.yamlbudget import MAX_FILE_BYTES, BoundedLoader, Refused, join_path
 
 Loc = tuple[str | int, ...]
+
 # Keys whose value selects a union member; pydantic puts that value into error locations.
 _DISCRIMINATORS = ("scenario", "kind")
 
@@ -34,24 +36,38 @@ class Located:
 
 
 def parse_yaml(text: str, path: str) -> tuple[Document | None, list[SpecIssue]]:
-    """Parse one YAML document; syntax errors become issues with the parser's position."""
+    """Parse one YAML document within the limits (size, depth, alias expansion); syntax errors
+    and refusals become issues with the parser's position."""
+    if len(text) > MAX_FILE_BYTES:
+        return None, [SpecIssue(path, 1, 1, "", f"the document is larger than {MAX_FILE_BYTES:,} "
+                                                "characters (the limit)")]
     try:
-        loader = yaml.SafeLoader(text)
+        loader = BoundedLoader(text)
     except yaml.reader.ReaderError as exc:
         return None, [_reader_issue(path, text, exc)]
     try:
         root = loader.get_single_node()
+        # Duplicate keys are judged before construction, which prepends merged keys.
+        issues = _duplicate_keys(path, root) if root is not None else []
         data = loader.construct_document(root) if root is not None else None
     except yaml.reader.ReaderError as exc:
         return None, [_reader_issue(path, text, exc)]
+    except Refused as exc:
+        return None, [_refused_issue(path, exc)]
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_issue(path, exc)]
     except yaml.YAMLError as exc:
         return None, [SpecIssue(path, 1, 1, "", f"YAML error: {_one_line(str(exc))}")]
     finally:
         loader.dispose()
-    issues = _duplicate_keys(path, root) if root is not None else []
     return Document(path, data, root), issues
+
+
+def _refused_issue(path: str, exc: Refused) -> SpecIssue:
+    mark = exc.problem_mark
+    line = mark.line + 1 if mark is not None else 1
+    column = mark.column + 1 if mark is not None else 1
+    return SpecIssue(path, line, column, exc.field, _one_line(exc.problem or "refused"))
 
 
 def _reader_issue(path: str, text: str, exc: yaml.reader.ReaderError) -> SpecIssue:
@@ -93,22 +109,16 @@ def _duplicate_keys(path: str, root: yaml.Node) -> list[SpecIssue]:
                 if name is not None and name in first and name != "<<":
                     issues.append(SpecIssue(
                         path, key.start_mark.line + 1, key.start_mark.column + 1,
-                        _join(where, name),
+                        join_path(where, name),
                         f"duplicate key '{name}' (first given on line "
                         f"{first[name].start_mark.line + 1})",
                     ))
                 elif name is not None:
                     first[name] = key
-                stack.append((value, _join(where, name if name is not None else "?")))
+                stack.append((value, join_path(where, name if name is not None else "?")))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node.value))
     return sorted(issues, key=lambda i: (i.line or 0, i.column or 0))
-
-
-def _join(where: str, part: str | int) -> str:
-    if isinstance(part, int):
-        return f"{where}[{part}]"
-    return f"{where}.{part}" if where else part
 
 
 def _mapping_get(node: yaml.MappingNode, key: str) -> tuple[yaml.Node, yaml.Node] | None:
@@ -139,17 +149,17 @@ def locate(root: yaml.Node | None, loc: Sequence[str | int], *, at_key: bool = F
             pair = _mapping_get(node, part)
             if pair is not None:
                 owner_key, node = pair
-                field = _join(field, part)
+                field = join_path(field, part)
                 consumed = i + 1
                 continue
             if any(_is_tag(node, d, part) for d in _DISCRIMINATORS):
                 consumed = i + 1
                 continue
-            field = _join(field, part)  # a missing key: located at its mapping
+            field = join_path(field, part)  # a missing key: located at its mapping
             break
         if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             node, owner_key = node.value[part], None
-            field = _join(field, part)
+            field = join_path(field, part)
             consumed = i + 1
             continue
         break
