@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(console: Console, exc: ChaosError) -> typer.Exit:
-    console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(int(exc.exit_code))
 
 
@@ -48,11 +50,21 @@ def run(
     junit_inconclusive: Annotated[InconclusiveAs, typer.Option("--junit-inconclusive", help=JUNIT_HELP)] = "failure",
 ) -> None:
     """Run a drill: real load, real faults, every fault reverted; ends with the verdicts and the bundle path."""
+    from chaos.cli import flags
     from chaos.run.entry import run_drill_sync
     from chaos.run.options import RunOptions
     from chaos.spec import check_drill_against_environment, load_drill, load_environment
 
     console = Console(stderr=True)
+    try:
+        flags.check_scale("--time-scale", time_scale)
+        flags.check_scale("--load-scale", load_scale)
+        tier = flags.check_tier(tier)
+        flags.check_workers(workers)
+        if max_driver_lag_ms is not None:
+            flags.check_range("--max-driver-lag-ms", max_driver_lag_ms, *flags.DRIVER_LAG_RANGE_MS)
+    except ChaosError as exc:
+        raise _fail(console, exc) from None
     try:
         drill = load_drill(drill_path)
         environment = load_environment(env, allow_production=allow_production)
@@ -62,13 +74,16 @@ def run(
                              drill_path=drill_path, env_path=env, tier=tier, workers=workers,
                              max_driver_lag_ms=max_driver_lag_ms)
     except SpecError as exc:
+        from rich.markup import escape
+
         for issue in exc.issues:
-            console.print(str(issue), highlight=False, soft_wrap=True)
+            console.print(escape(str(issue)), highlight=False, soft_wrap=True)
         raise typer.Exit(int(ExitCode.USAGE)) from None
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(int(ExitCode.USAGE)) from None
     try:
+        flags.check_writable_dir("--evidence-dir", evidence_dir, exit_code=ExitCode.INFRASTRUCTURE)
         result = run_drill_sync(drill, environment, options, handle_signals=True, console=console)
     except ChaosError as exc:
         raise _fail(console, exc) from None
@@ -94,11 +109,15 @@ def report(
 
     Prints `manifest OK (N files)`, or names each file that does not match its manifest
     and exits 4: a bundle that fails its manifest cannot be trusted."""
+    from chaos.cli import flags
     from chaos.report.reader import bundle_kind
     from chaos.run.rejudge import rejudge_bundle
 
     console = Console()
     try:
+        tier = flags.check_tier(tier)
+        if out is not None:
+            flags.check_writable_dir("--out", out, exit_code=ExitCode.USAGE)
         if bundle_kind(bundle) == "release":
             from chaos.cli.release_cmds import report_release
 
