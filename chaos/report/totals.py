@@ -3,9 +3,9 @@ in time order, and failures by outcome class, error code and transport kind.
 
 Every figure comes from the evaluator's `Report` stored in the evidence (`report.load`,
 `report.phases`); nothing here re-counts windows, so summary.md, report.html and the CLI
-lines cannot disagree. Counting rule (chaos/recording.py): a request is counted in the
-one-second window in which it *ended* (its outcome known), and a window belongs to the phase
-that holds its midpoint.
+lines cannot disagree. Counting rule (chaos/recording.py): a request is booked in the window
+holding the instant of its outcome; windows end at every second and every phase boundary,
+so each window lies in one phase.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from chaos.report.evidence import Evidence
 from chaos.report.series import load_totals
 
 COUNTING_RULE = (
-    "Requests are counted in the window in which they ended (outcome known), and a window "
-    "belongs to the phase holding its midpoint; requests still in flight when the load "
-    "stopped are cancelled, never failures."
+    "Requests are booked by the instant of their outcome (completed or failed); windows end "
+    "at every second and at every phase boundary, so none straddles two phases; requests "
+    "still in flight when the load stopped are cancelled, never failures."
 )
 
 

@@ -43,7 +43,9 @@ class Scope:
 
 
 def window_instant(start: float, end: float) -> float:
-    """A window belongs to the scope containing its midpoint (windows do not align to phases)."""
+    """A window belongs to the scope containing its midpoint. Windows end at phase boundaries
+    (`LoadConfig.window_cuts_s`), so a window lies in one phase and its midpoint is exact;
+    recordings made before that rule had one-second windows that could straddle a boundary."""
     return (start + end) / 2.0
 
 
