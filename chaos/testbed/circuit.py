@@ -32,8 +32,9 @@ class CircuitBreaker:
     """Opens after `failure_threshold` consecutive failures; after `open_duration_s` lets
     `half_open_probes` trial calls through; closes when that many succeed, re-opens on a failure.
 
-    Callers ask `allow()` before a call and report it with `record_success()` or
-    `record_failure()` (or `release()` when the call was abandoned without an outcome).
+    Callers ask `allow()` before a call (`allow_check()` before an active health check) and
+    report it with `record_success()` or `record_failure()` (or `release()` when the call was
+    abandoned without an outcome).
     """
 
     def __init__(self, route: str, *, failure_threshold: int, open_duration_s: float,
@@ -66,6 +67,12 @@ class CircuitBreaker:
             self._in_flight += 1
             return True
         return False
+
+    def allow_check(self) -> bool:
+        """Whether an active health check may run now, taking a trial slot like `allow()`:
+        only past the open duration (half-open). Never while closed - user traffic is the
+        signal then - nor while still open. Report it like a trial call."""
+        return self.state is CircuitState.HALF_OPEN and self.allow()
 
     def record_success(self) -> None:
         state = self.state

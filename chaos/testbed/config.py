@@ -65,6 +65,9 @@ class GatewaySettings(_Model):
     circuit_failure_threshold: int = Field(ge=1)
     circuit_open_duration_s: float = Field(gt=0)
     circuit_half_open_probes: int = Field(ge=1)
+    # Active health check of a route whose circuit is past its open duration (never while closed).
+    health_check_interval_s: float = Field(gt=0)
+    health_check_timeout_s: float = Field(gt=0)
     max_message_chars: int = Field(ge=1)
     log_message_text: bool  # test hook: lets the release drill's privacy check fail on purpose
 

@@ -49,6 +49,12 @@ _CODE = re.compile(r"[a-z][a-z0-9_]{0,40}")
 _REDIS_PING_INTERVAL_S = 0.5
 _CHAT_PATHS: dict[str, Dialect] = {"/api/chat": TESTBED, "/v1/chat/completions": OPENAI}
 _DISCONNECTED = "upstream provider disconnected"
+# The active health check: the smallest real completion (as LLM gateways check a deployment),
+# through the same Toxiproxy link as the traffic; it passes on the first token, as a probe does.
+_HEALTH_CHECK_BODY = json.dumps({"model": "testbed", "stream": True, "max_tokens": 1,
+                                 "messages": [{"role": "user", "content": "ping"}]}).encode()
+_HEALTH_CHECK_HEADERS = {"content-type": "application/json", "x-request-id": "health-check",
+                         "user-agent": "chaos-testbed-gateway-health-check"}
 
 
 def subject_of(authorization: str | None) -> str | None:
@@ -105,6 +111,9 @@ class GatewayApp(Component):
                                registry=reg)
         self._served_by = Counter("provider_streams_total", "Streams served, by provider route",
                                   ["region", "route"], registry=reg)
+        self._health_checks = Counter("provider_health_checks_total",
+                                      "Active health checks of non-closed provider routes",
+                                      ["region", "route", "result"], registry=reg)
         self.breakers = {
             r: CircuitBreaker(r, failure_threshold=s.circuit_failure_threshold,
                               open_duration_s=s.circuit_open_duration_s,
@@ -116,6 +125,8 @@ class GatewayApp(Component):
             self._circuit.labels(region, r).set(0)
             for st in CircuitState:
                 self._transitions.labels(region, r, st.value)  # exposed at 0 from the start
+            for result in ("success", "failure"):
+                self._health_checks.labels(region, r, result)
         self._refresh_gauges()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -127,7 +138,10 @@ class GatewayApp(Component):
         self.log.close()
 
     async def _background(self) -> None:
-        await self._ping_redis_forever()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._ping_redis_forever)
+            for route in ROUTES:
+                tg.start_soon(self._check_route_forever, route)
 
     async def handle(self, req: Request, scope: Scope, receive: Receive, send: Send) -> None:
         dialect = _CHAT_PATHS.get(req.path)
@@ -170,6 +184,48 @@ class GatewayApp(Component):
             self._redis_up.labels(self.region).set(int(await self.admission.ping()))
             await anyio.sleep(_REDIS_PING_INTERVAL_S)
 
+    async def _check_route_forever(self, route: str) -> None:
+        """Every `health_check_interval_s`, check the route while its circuit is past its open
+        duration; a closed circuit is left to user traffic, a still-open one to its timer."""
+        breaker = self.breakers[route]
+        while True:
+            await anyio.sleep(self.settings.health_check_interval_s)
+            if breaker.allow_check():
+                await self._check_route(route, breaker)
+
+    async def _check_route(self, route: str, breaker: CircuitBreaker) -> None:
+        """One active health check, reported to the breaker like a trial call."""
+        try:
+            ok = await self._provider_answers(route)
+        except BaseException:
+            breaker.release()
+            raise
+        if ok:
+            breaker.record_success()
+        else:
+            breaker.record_failure()
+        self._health_checks.labels(self.region, route, "success" if ok else "failure").inc()
+
+    async def _provider_answers(self, route: str) -> bool:
+        """Whether the route streams a first token within `health_check_timeout_s`."""
+        timeout_s = self.settings.health_check_timeout_s
+        resp: UpstreamResponse | None = None
+        with anyio.move_on_after(timeout_s):
+            try:
+                resp = await request(self.upstream_host, self.provider_ports[route], "POST",
+                                     "/v1/chat/completions", _HEALTH_CHECK_HEADERS,
+                                     _HEALTH_CHECK_BODY, connect_timeout_s=timeout_s,
+                                     read_timeout_s=timeout_s)
+                if resp.status != 200:
+                    return False
+                return await _next_token(_sse_data(resp.chunks())) is not None
+            except (UpstreamError, _ProviderFailed, ValueError):
+                return False
+            finally:
+                if resp is not None:
+                    resp.close()
+        return False  # timed out
+
     def _refresh_gauges(self) -> None:
         st = self.slots.statistics()
         self._queue_age.labels(self.region).set(st.oldest_age_s)
@@ -184,10 +240,11 @@ class GatewayApp(Component):
         self._transitions.labels(self.region, breaker.route, new.value).inc()
 
     async def _health(self, send: Send) -> None:
-        """200 when this gateway can serve: Redis answers (or fail-open) and some circuit is not open."""
+        """200 when this gateway can serve: Redis answers (or fail-open) and some circuit is
+        closed. A half-open circuit lets only trial calls through, so it does not count."""
         redis_ok = await self.admission.ping()
         circuits = {r: b.state.value for r, b in self.breakers.items()}
-        any_route = any(s != CircuitState.OPEN.value for s in circuits.values())
+        any_route = any(s == CircuitState.CLOSED.value for s in circuits.values())
         ok = (redis_ok or self.settings.fail_open) and any_route
         body = {"status": "ok" if ok else "unhealthy", "region": self.region,
                 "redis": "ok" if redis_ok else "down", "circuits": circuits}
