@@ -9,7 +9,19 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from chaos.spec.base import SpecModel, field_error
 from chaos.spec.faults import Fault, Tier
-from chaos.spec.units import Count, Duration, Percent, Workers, parse_duration, parse_percent
+from chaos.spec.units import (
+    Count,
+    Duration,
+    Number,
+    Percent,
+    Rate,
+    Streams,
+    Workers,
+    parse_duration,
+    parse_number,
+    parse_percent,
+)
+from chaos.spec.urls import Url, UrlPath
 
 Gate = Literal["M1", "M2", "M3"]
 Profile = Literal["m1_1k", "m2_5k", "m3_20k"]
@@ -26,19 +38,34 @@ _MS_METRICS = frozenset({"p95_first_token_ms", "p95_completion_ms"})
 class Timeouts(SpecModel):
     connect: Duration = timedelta(seconds=5)
     first_byte: Duration = timedelta(seconds=30)
-    idle: Duration = timedelta(seconds=30)
+    stall: Duration | None = None
+    """A 2xx stream with no event (comment lines do not count) for this long is *stalled*.
+    Default 30s; scaled with --time-scale like the drill's other durations."""
+    idle: Duration | None = None
+    """Former name of `stall` (still read)."""
     total: Duration = timedelta(minutes=2)
+
+    @property
+    def stall_s(self) -> float:
+        value = self.stall or self.idle
+        return 30.0 if value is None else value.total_seconds()
+
+    @model_validator(mode="after")
+    def _one_name(self) -> Timeouts:
+        if self.stall is not None and self.idle is not None:
+            raise field_error("idle", "'idle' is the former name of 'stall': give one of them")
+        return self
 
 
 class Load(SpecModel):
     model: Literal["closed", "open"] = "closed"
     """closed: a fixed number of concurrent streams; open: a fixed arrival rate."""
-    streams: Count | None = None
+    streams: Streams | None = None
     profile: Profile | None = None
     """Alternative to `streams`: a Phase 5.0 load profile (m1_1k, m2_5k, m3_20k)."""
-    rate: float | None = Field(default=None, gt=0)
+    rate: Rate | None = None
     """open model: requests started per second."""
-    max_in_flight: Count | None = None
+    max_in_flight: Streams | None = None
     think_time: Duration = timedelta(0)
     ramp_up: Duration = timedelta(0)
     ramp_down: Duration = timedelta(0)
@@ -106,8 +133,8 @@ class Limits(SpecModel):
 
 
 class HttpCheck(SpecModel):
-    path: str | None = None
-    url: str | None = None
+    path: UrlPath | None = None
+    url: Url | None = None
     expect_status: int = Field(default=200, ge=100, le=599)
 
     @model_validator(mode="after")
@@ -125,8 +152,8 @@ class SteadyStateCheck(SpecModel):
     metric: str | None = None
     """A logical query name of the environment (e.g. circuit_state) or a metric selector."""
     labels: dict[str, str] = Field(default_factory=dict)
-    above: float | None = None
-    below: float | None = None
+    above: Number | None = None
+    below: Number | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> SteadyStateCheck:
@@ -149,12 +176,12 @@ def _threshold(metric: str, value: object) -> float:
         return parse_percent(value)
     if metric in _MS_METRICS:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            return parse_number(value)
         return parse_duration(value).total_seconds() * 1000.0
     if metric == "queue_oldest_age_s":
         return parse_duration(value).total_seconds()
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return parse_number(value)
     raise ValueError(f"{metric} needs a plain number, got {value!r}")
 
 
@@ -196,7 +223,7 @@ class Drill(SpecModel):
     duration: Duration
     load: Load
     phases: Phases = Phases()
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[Fault, ...] = Field(default=(), max_length=1000)
     slo: Slo = Slo()
     limits: Limits = Limits()
     steady_state: tuple[SteadyStateCheck, ...] = ()

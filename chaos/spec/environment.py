@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from chaos.protocols import AnthropicProfile, CustomProfile, OpenAIProfile, Profile
 from chaos.spec.base import SpecModel, field_error
 from chaos.spec.faults import SCENARIOS, Scenario
-from chaos.spec.units import Count, Duration
+from chaos.spec.units import Duration, PositiveCount
+from chaos.spec.urls import HeaderName, Url, UrlPath
 
 Kind = Literal["local", "compose", "staging", "production"]
 
@@ -17,19 +19,105 @@ Kind = Literal["local", "compose", "staging", "production"]
 class Auth(SpecModel):
     token: str
     """Bearer token, usually `${VAR}`; `{subject}` is replaced per stream by the load driver."""
-    subjects: Count = 1
+    subjects: PositiveCount = 1
+
+
+class CustomProtocol(SpecModel):
+    """How a custom chat endpoint is spoken (defaults: the embedded testbed's `/api/chat`)."""
+
+    body: str = '{"message": {payload}}'
+    """JSON body template; `{payload}`, `{subject}` and `{model}` become JSON strings."""
+    done_data: str | None = "[DONE]"
+    """The stream is complete when a data line equals this ..."""
+    done_event: str | None = None
+    """... or when an event has this name."""
+    error_events: tuple[str, ...] = ("error",)
+    """Event names that are in-band errors."""
+    error_pointer: str | None = Field(default="/error", pattern=r"^(/.*)?$")
+    """JSON pointer into a data line: a value there (not null/false) is an in-band error."""
+    content_events: tuple[str, ...] = ()
+    """Event names that carry content (default: see content_pointer)."""
+    content_pointer: str | None = Field(default="/token", pattern=r"^(/.*)?$")
+    """JSON pointer into a data line: a non-empty value there is content. With neither
+    content_events nor content_pointer, every other data event is content."""
+    usage_pointer: str | None = Field(default=None, pattern=r"^(/.*)?$")
+    """JSON pointer to the output token count, where the endpoint reports one."""
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+
+    @model_validator(mode="after")
+    def _completion_rule(self) -> CustomProtocol:
+        if self.done_data is None and self.done_event is None:
+            raise field_error("done_data", "give 'done_data' or 'done_event': a stream needs a "
+                                           "completion rule, or no stream can ever count as complete")
+        if "{payload}" not in self.body:
+            raise field_error("body", "the body template needs '{payload}'")
+        return self
+
+
+Protocol = Literal["openai", "anthropic", "custom"]
+DEFAULT_CHAT_PATHS: dict[str, str] = {
+    "openai": "/v1/chat/completions", "anthropic": "/v1/messages", "custom": "/api/chat",
+}
 
 
 class Target(SpecModel):
-    base_url: str = Field(pattern=r"^(https?://|\$\{).+")
-    chat_path: str = "/api/chat"
-    health_path: str = "/health"
-    region_header: str | None = None
+    base_url: Url
+    protocol: Protocol = "custom"
+    """Wire format: openai (/v1/chat/completions), anthropic (/v1/messages) or custom
+    (see `custom`; its defaults are the embedded testbed's /api/chat dialect)."""
+    chat_path: UrlPath | None = None
+    """Default: the protocol's (/v1/chat/completions, /v1/messages, /api/chat)."""
+    health_path: UrlPath = "/health"
+    region_header: HeaderName | None = None
     auth: Auth | None = None
+    model: str | None = None
+    """The model name sent in every request (needed by openai and anthropic)."""
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Cap on output tokens per request (anthropic default 256; openai: not sent)."""
+    anthropic_version: str = "2023-06-01"
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra headers on chat requests and health probes (`${VAR}` allowed; secret values
+    never reach evidence)."""
+    request_id_header: str = Field(default="x-request-id", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    """Header carrying a unique id on every load request; failed ones are listed by it in
+    the evidence, to be found in the platform's own logs."""
+    custom: CustomProtocol = CustomProtocol()
+
+    @property
+    def chat_path_resolved(self) -> str:
+        return self.chat_path or DEFAULT_CHAT_PATHS[self.protocol]
+
+    def profile(self) -> Profile:
+        """The protocol profile that builds this target's requests and reads its streams."""
+        if self.protocol == "openai":
+            assert self.model is not None  # Invariant: validated
+            return OpenAIProfile(model=self.model, max_tokens=self.max_tokens)
+        if self.protocol == "anthropic":
+            assert self.model is not None
+            return AnthropicProfile(model=self.model, max_tokens=self.max_tokens or 256,
+                                    version=self.anthropic_version)
+        c = self.custom
+        return CustomProfile(
+            body=c.body, done_data=c.done_data, done_event=c.done_event,
+            error_events=c.error_events, error_pointer=c.error_pointer or None,
+            content_events=c.content_events, content_pointer=c.content_pointer or None,
+            usage_pointer=c.usage_pointer or None, model=self.model,
+            auth_header=c.auth_header, auth_scheme=c.auth_scheme,
+        )
+
+    @model_validator(mode="after")
+    def _protocol_needs(self) -> Target:
+        if self.protocol in ("openai", "anthropic") and not self.model:
+            raise field_error("model", f"protocol {self.protocol} needs 'model' (the model name "
+                                       "the target expects in every request)")
+        if "custom" in self.model_fields_set and self.protocol != "custom":
+            raise field_error("custom", f"'custom' applies to protocol custom, not {self.protocol}")
+        return self
 
 
 class Toxiproxy(SpecModel):
-    api: str = Field(pattern=r"^(https?://|\$\{).+")
+    api: Url
 
 
 class ProcessRuntime(SpecModel):
@@ -83,8 +171,8 @@ class ServiceRef(SpecModel):
 class ProviderRoute(SpecModel):
     proxies: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
-    http_fault: str | None = None
-    """URL of the provider's HTTP fault switch (needed for mode http_errors)."""
+    http_fault: Url | None = None
+    """URL of the provider's HTTP fault switch (needed for modes http_errors and stream_*)."""
 
 
 class RedisTopology(SpecModel):
@@ -94,7 +182,7 @@ class RedisTopology(SpecModel):
 
 class HttpAction(SpecModel):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: str = Field(pattern=r"^(https?://|\$\{).+")
+    url: Url
     body: Any = None
     expect_status: int = Field(default=200, ge=100, le=599)
 
@@ -105,7 +193,7 @@ class Region(SpecModel):
     networks: tuple[str, ...] = ()
     """Docker networks the region's service containers are cut from by region_failover
     `via: docker_network` (`${VAR}` allowed)."""
-    health_url: str | None = None
+    health_url: Url | None = None
     drain: HttpAction | None = None
     undrain: HttpAction | None = None
 
@@ -139,8 +227,10 @@ class MetricQueries(SpecModel):
 class Metrics(SpecModel):
     interval: Duration = timedelta(seconds=1)
     timeout: Duration = timedelta(milliseconds=800)
-    scrape: tuple[str, ...] = ()
-    prometheus: str | None = None
+    scrape: tuple[Url, ...] = ()
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Headers on every scrape and Prometheus query, e.g. a bearer token (`${VAR}` allowed)."""
+    prometheus: Url | None = None
     """Prometheus HTTP API base URL (PromQL), instead of or besides direct scrapes."""
     queries: MetricQueries = MetricQueries()
 
@@ -174,7 +264,7 @@ class Environment(SpecModel):
     """Where a drill runs and how its faults reach the system."""
 
     version: Literal[1]
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100)
     kind: Kind
     target: Target
     toxiproxy: Toxiproxy
