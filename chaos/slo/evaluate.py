@@ -84,6 +84,19 @@ def _load_totals(windows: Sequence[LoadWindow], agg: LoadAggregate, missing: int
     )
 
 
+BOOKING_RULE = (
+    "outcome instant: a request is booked in the window holding the instant it completed or "
+    "failed; windows end at every second and at every phase boundary below (the faults' "
+    "scheduled apply and revert instants), so a window lies in one phase; probe seconds are "
+    "booked when their result was known"
+)
+
+
+def _booking(rec: Recording) -> dict[str, object]:
+    boundaries = sorted({t for p in rec.phases if p.kind != "whole" for t in (p.start, p.end)})
+    return {"rule": BOOKING_RULE, "boundaries": boundaries}
+
+
 def _sum_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
     out: dict[str, int] = {}
     for part in parts:
@@ -253,5 +266,6 @@ def evaluate(config: EvaluationConfig, recording: Recording) -> Report:
         phases=tuple(summaries), driver=driver, failovers=tuple(timings),
         hard_failures=tuple(intervals), streams=stream_figures(windows),
         failed_requests=failed_ledger(windows, rec.phases),
+        booking=_booking(rec),
         complete=rec.complete, aborted=rec.aborted,
     )

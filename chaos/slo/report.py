@@ -70,6 +70,7 @@ class Report:
     hard_failures: tuple[HardFailureInterval, ...] = ()
     streams: StreamFigures | None = None
     failed_requests: FailedLedger | None = None
+    booking: Mapping[str, Any] = field(default_factory=dict)  # the counting rule and its boundaries
     complete: bool = True
     aborted: str | None = None
     notes: tuple[str, ...] = field(default=())
@@ -111,6 +112,7 @@ class Report:
             hard_failures=tuple(HardFailureInterval(**h) for h in data["hard_failures"]),
             streams=_streams_from_json(data.get("streams")),
             failed_requests=_ledger_from_json(data.get("failed_requests")),
+            booking=dict(data.get("booking", {})),
             complete=data["complete"],
             aborted=data["aborted"],
             notes=tuple(data["notes"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,7 +56,9 @@ class PhaseSummary:
 
 
 def probe_availability(scope: Scope, probes: Sequence[ProbeSecond]) -> Availability:
-    expected = round(scope.duration_s / PROBE_INTERVAL_S)
+    # Probe seconds that must end inside the scope: a probe ends every interval, so a scope
+    # of 7.5 s holds 7 or 8 of them; only a shortfall below 7 is a gap.
+    expected = math.floor(scope.duration_s / PROBE_INTERVAL_S + 1e-9)
     with_data = available = 0
     for p in probes:
         if scope.contains(p.booked_at):
