@@ -76,6 +76,7 @@ class ProtocolTarget:
         self.routes = routes
         self.behaviour = "complete"
         self.complete_first = 0
+        self.error_message: str | None = None  # replaces the message of json_error and http_503
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
         self._chat_served = 0
@@ -308,11 +309,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, target: ProtocolTarget, behaviour: str,
                 stream: _OpenAIStream | _AnthropicStream) -> None:
         region = ("x-served-by-region", target.region)
-        if behaviour == "http_503":
-            self._send_json(503, stream.overloaded(), (("retry-after", "1"), region))
-            return
-        if behaviour == "json_error":
-            self._send_json(200, stream.overloaded(), (region,))
+        if behaviour in ("http_503", "json_error"):
+            doc = stream.overloaded()
+            if target.error_message is not None:
+                doc["error"]["message"] = target.error_message
+            if behaviour == "http_503":
+                self._send_json(503, doc, (("retry-after", "1"), region))
+            else:
+                self._send_json(200, doc, (region,))
             return
         if not stream.streaming:  # `stream` not true: one JSON document, as the APIs answer
             words = [_WORDS[i % len(_WORDS)] for i in range(target.content_chunks)]

@@ -95,7 +95,8 @@ def evidence(result: RunResult) -> dict[str, Any]:
 
 def assert_log_agrees(target: ProtocolTarget, load: dict[str, Any], behaviour: str, cls: str) -> None:
     """What the target served the load (its canaries aside) matches the evidence's totals,
-    within the requests still in flight when the load stopped."""
+    within the requests still in flight when the load stopped; the client hung up before the
+    end of an answer only for those (and for every stalled one: the driver gives up on it)."""
     served = target.chat_requests(canary=False)
     slack = load["cancelled"] + load["in_flight_at_end"]
     assert load["reconciled"] is True, load
@@ -104,7 +105,8 @@ def assert_log_agrees(target: ProtocolTarget, load: dict[str, Any], behaviour: s
     assert {r.behaviour for r in served} == {behaviour}
     assert {r.subject for r in served} <= {f"s{i}" for i in range(STREAMS)}
     assert load["counts"][cls] <= len(served) <= load["counts"][cls] + slack, (len(served), load)
-    assert sum(r.client_gone for r in served) <= slack
+    gone = sum(r.client_gone for r in served)
+    assert gone == len(served) if behaviour == "stall" else gone <= slack
 
 
 def failed(doc: dict[str, Any]) -> set[str]:
@@ -194,3 +196,35 @@ def test_streams_without_their_completion_marker_fail_as_truncated(
     assert {k: v for k, v in load["counts"].items() if v} == {"truncated": truncated}
     assert {"tier_l.rate_5xx@baseline", "tier_l.rate_5xx@run"} <= failed(doc)
     assert_log_agrees(server, load, "truncated", "truncated")
+
+
+@pytest.mark.parametrize(("protocol", "behaviour", "cls", "code", "fails", "passes"), [
+    ("openai", "stall", "stalled", None, "tier_l.rate_5xx@run", "tier_l.rate_429@run"),
+    ("anthropic", "malformed", "malformed", "unparseable_chunk", "tier_l.rate_5xx@run",
+     "tier_l.rate_429@run"),
+    ("openai", "rate_limited_in_band", "429", "rate_limit_exceeded", "tier_l.rate_429@run",
+     "tier_l.rate_5xx@run"),
+])
+def test_each_other_stream_failure_counts_in_its_own_class_and_budget(
+    protocol: str, behaviour: str, cls: str, code: str | None, fails: str, passes: str,
+    target: tuple[ProtocolTarget, str], toxiproxy: ToxiproxyServer, tmp_path: Path
+) -> None:
+    """Stalled (content, then only `: keep-alive` comments: the driver's scaled 3 s stall
+    timeout still fires) and malformed streams count with 5xx; an in-band rate limit before
+    any content is load shedding and counts against the 429 budget, not 5xx."""
+    server, base_url = target
+    server.complete_first = 1
+    server.behaviour = behaviour
+    server.stall_keepalive_s = 0.5
+    result = run(protocol, base_url, toxiproxy.api_url, tmp_path)
+    doc = evidence(result)
+    assert result.state == "complete", result.reason
+    assert result.verdict is Verdict.FAIL
+    load = doc["report"]["load"]
+    n = load["counts"][cls]
+    assert n > 0
+    assert {k: v for k, v in load["counts"].items() if v} == {cls: n}
+    assert load["class_codes"] == ({f"{cls}:{code}": n} if code else {})
+    criteria = {c["id"]: c["verdict"] for c in doc["criteria"]}
+    assert (criteria[fails], criteria[passes]) == ("FAIL", "PASS")
+    assert_log_agrees(server, load, behaviour, cls)
