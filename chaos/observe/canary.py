@@ -5,6 +5,7 @@ timings; never the content (the error message, at most 200 characters, only for 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 
 import anyio
@@ -55,6 +56,8 @@ async def send_canary(
     sent = {"accept": "text/event-stream", "content-type": "application/json"}
     sent.update({k.lower(): v for k, v in request.headers})
     sent.update({k.lower(): v for k, v in headers})
+    # A unique id, so a failed canary can be found in the platform's own logs.
+    sent.setdefault("x-request-id", f"chaos-canary-{uuid.uuid4().hex[:16]}")
     stream = profile.stream()
     started = time.monotonic()
     status: int | None = None

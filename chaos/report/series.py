@@ -143,14 +143,17 @@ class LoadTotals:
     dropped: int
     late: int
     missing_windows: int
+    class_codes: Mapping[str, int] = field(default_factory=dict)  # "<class>:<code>" -> count
 
 
 def load_totals(recording: Recording) -> LoadTotals:
     counts = dict.fromkeys(STATUS_CLASSES, 0)
     error_codes: dict[str, int] = {}
+    class_codes: dict[str, int] = {}
     regions: dict[str, int] = {}
     for w in recording.windows:
-        for target, source in ((counts, w.counts), (error_codes, w.error_codes), (regions, w.regions)):
+        for target, source in ((counts, w.counts), (error_codes, w.error_codes), (regions, w.regions),
+                               (class_codes, w.class_codes)):
             for k, v in source.items():
                 target[k] = target.get(k, 0) + v
     return LoadTotals(
@@ -163,6 +166,7 @@ def load_totals(recording: Recording) -> LoadTotals:
         dropped=sum(w.dropped for w in recording.windows),
         late=sum(w.late for w in recording.windows),
         missing_windows=len(recording.missing_windows),
+        class_codes=dict(sorted(class_codes.items())),
     )
 
 

@@ -204,6 +204,8 @@ def canary_refusal(result: CanaryResult, protocol: str, chat_path: str) -> str:
         said.append(str(result.status))
         if result.cls not in ("2xx", "4xx", "5xx", "429"):
             said.append(f"{result.cls} stream")
+        elif result.cls == "429" and result.status != 429:
+            said.append("rate-limited in-band (429)")
     if result.code:
         said.append(result.code)
     if result.message:

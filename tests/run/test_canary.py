@@ -176,10 +176,10 @@ REFUSALS: dict[tuple[str, str], tuple[str, str]] = {
                                "in-band error before any fault"),
     ("anthropic", "json_error"): ('200 broken stream overloaded_error "Overloaded"',
                                   "in-band error before any fault"),
-    ("openai", "rate_limited_in_band"): ('200 rate_limit_exceeded "Rate limit reached for requests"',
+    ("openai", "rate_limited_in_band"): ('200 rate-limited in-band (429) rate_limit_exceeded "Rate limit reached for requests"',
                                          "sheds load before the drill starts"),
     ("anthropic", "rate_limited_in_band"): (
-        '200 rate_limit_error "Number of request tokens has exceeded your per-minute rate limit"',
+        '200 rate-limited in-band (429) rate_limit_error "Number of request tokens has exceeded your per-minute rate limit"',
         "sheds load before the drill starts"),
     ("openai", "http_503"): ('503 server_error "The server is overloaded or not ready yet."',
                              "fails before any fault: check its health"),
