@@ -115,6 +115,28 @@ class MissingWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """Where one load worker ran and what became of it (a lost worker is evidence, not a
+    crash). Instants are coordinator wall-clock seconds."""
+
+    worker_id: str
+    incarnation: int = 0
+    backend: str = "local"  # local | ray
+    node: str = ""  # the node it ran on (hostname, or Ray node id and resources)
+    address: str = ""  # the node's IP address or hostname
+    pid: int | None = None
+    cpus: float = 1.0  # cores reserved for it (Ray: its bundle's CPU)
+    streams: int = 0  # closed model: its share of the streams
+    rate_per_s: float = 0.0  # open model: its share of the arrival rate
+    # worker clock minus coordinator clock, measured at start and every so often:
+    # (coordinator instant, offset s, round trip s); windows are shifted by the first
+    clock_samples: tuple[tuple[float, float, float], ...] = ()
+    lost_at: float | None = None  # when the coordinator gave it up
+    lost_reason: str | None = None
+    last_seq: int | None = None  # the last window received from it
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One observation of one logical metric series at one instant; `value=None` is a gap
     (the scrape or query failed), never a zero."""
@@ -178,6 +200,9 @@ class FaultAction:
     reverted_at: float | None = None
     revert_method: Literal["targeted", "broad", "none"] = "none"
     error: str | None = None
+    apply_s: float | None = None  # how long the apply took, its verification included
+    revert_s: float | None = None  # how long the revert took, every retry included
+    revert_attempts: int = 0  # revert calls made (targeted and broad), 0 when never reverted
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +240,7 @@ class Recording:
     aborted: str | None = None  # the stop condition that fired, or "interrupted"
     sample_interval_s: float = 1.0
     schema_version: int = RECORDING_SCHEMA_VERSION
+    workers: tuple[WorkerRecord, ...] = ()  # load workers: placement, clock, losses
 
     def to_json(self) -> dict[str, Any]:
         return _to_jsonable(self)  # type: ignore[no-any-return]
@@ -243,13 +269,14 @@ class Recording:
             aborted=data.get("aborted"),
             sample_interval_s=data.get("sample_interval_s", 1.0),
             schema_version=data.get("schema_version", RECORDING_SCHEMA_VERSION),
+            workers=tuple(WorkerRecord(**{**w, "clock_samples": tuple(tuple(c) for c in w.get("clock_samples", ()))})
+                          for w in data.get("workers", ())),
         )
 
 
 def _window(data: Mapping[str, Any]) -> LoadWindow:
-    failed = data.get("failed")
-    if failed:
-        data = {**data, "failed": tuple(tuple(f) for f in failed)}
+    if "failed" in data:
+        data = {**data, "failed": tuple(tuple(f) for f in data["failed"])}
     return LoadWindow(**data)
 
 

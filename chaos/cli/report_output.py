@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 OutputFormat = Literal["auto", "table", "plain", "json"]
 # chaos.report.junit.InconclusiveAs, spelled here so `chaos --help` need not import the report package.
 InconclusiveAs = Literal["failure", "skipped"]
-VERDICT_STYLE = {"PASS": "green", "FAIL": "bold red", "INCONCLUSIVE": "yellow"}
+VERDICT_STYLE = {"PASS": "green", "FAIL": "bold red", "INCONCLUSIVE": "yellow", "n/a": "dim"}
 
 FORMAT_HELP = ("auto: tables on a terminal, plain lines otherwise (CI logs); plain: one line per "
                "criterion, never wrapped (COLUMNS only shortens reasons); json: the verdict and "

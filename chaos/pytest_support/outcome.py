@@ -10,7 +10,7 @@ import pytest
 from chaos.run.options import RunResult
 from chaos.slo.verdict import Criterion, Verdict
 
-_ORDER = {Verdict.FAIL: 0, Verdict.INCONCLUSIVE: 1, Verdict.PASS: 2}
+_ORDER = {Verdict.FAIL: 0, Verdict.INCONCLUSIVE: 1, Verdict.PASS: 2, Verdict.NOT_APPLICABLE: 3}
 _HEADER = ("criterion", "verdict", "measured", "threshold", "reason")
 
 

@@ -43,6 +43,10 @@ class _Suite:
         if verdict is Verdict.PASS:
             ET.SubElement(case, "system-out").text = message + (f"\n{detail}" if detail else "")
             return
+        if verdict is Verdict.NOT_APPLICABLE:  # the run could not show it: neither pass nor fail
+            self.counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=f"n/a: {message}")
+            return
         if verdict is Verdict.INCONCLUSIVE and self.inconclusive == "skipped":
             self.counts["skipped"] += 1
             ET.SubElement(case, "skipped", message=f"INCONCLUSIVE: {message}")

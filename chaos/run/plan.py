@@ -107,9 +107,12 @@ def evaluation_config(
     sample_interval_s: float | None = None,
 ) -> EvaluationConfig:
     """The evaluator's parameters for this drill; `tier` re-judges against another tier
-    (the gate is dropped when it judges a different tier). Durations that belong to the
-    drill's schedule (circuit-open limit, hard-failure quiet time, back-within-SLO window)
-    are compressed with `time_scale`; the queue-age limit is the system's and is not."""
+    (the gate is dropped when it judges a different tier). One time-scaling rule: every
+    duration that is drill time (circuit-open limit, rollback streak minutes, the circuit and
+    queue rollback spans, hard-failure quiet time, back-within-SLO window; the fault windows
+    and the stall timeout elsewhere) is multiplied by `time_scale`, and evidence gives each
+    nominal and scaled (`report.durations`). Limits on what the system measures (the queue-age
+    limit in seconds of age, latency thresholds) are not time and do not scale."""
     judged = (tier or drill.tier).upper()
     o = drill.slo.overrides
     overrides: dict[str, float] = {}
@@ -138,6 +141,7 @@ def evaluation_config(
         # 10x are 30 s; without this a compressed run never has a whole minute to judge.
         extra["rollback_minute_s"] = base.rollback_minute_s * time_scale
         extra["rollback_circuit_s"] = base.rollback_circuit_s * time_scale
+        extra["rollback_queue_s"] = base.rollback_queue_s * time_scale
     return EvaluationConfig(
         tier=judged,
         gate=gate,
@@ -146,5 +150,6 @@ def evaluation_config(
         queue_age_max_s=limits.queue_age_max.total_seconds() if limits.queue_age_max else None,
         primary_route=env.topology.primary_route,
         sample_interval_s=sample_interval_s,
+        time_scale=time_scale,
         **extra,  # type: ignore[arg-type]  # keys are EvaluationConfig fields
     )

@@ -72,6 +72,9 @@ class EvaluationConfig:
     rollback_minute_s: float = 60.0  # the rollback triggers' "minute" (compressed runs: shorter)
     # The rollback trigger "primary circuit open > 2 minutes" (compressed runs: shorter).
     rollback_circuit_s: float = rollback_over_s("circuit_open_2min")
+    # The rollback trigger "queue oldest-job age over the gate limit for > 10 minutes".
+    rollback_queue_s: float = rollback_over_s("queue_age_10min")
+    time_scale: float = 1.0  # every duration above is drill time, already multiplied by this
     profile_tolerance: float = 0.05  # a gate run needs median concurrency >= streams * (1 - this)
 
     def __post_init__(self) -> None:

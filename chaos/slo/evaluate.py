@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from chaos.recording import LoadWindow, Recording
-from chaos.slo.catalog import CATALOG_VERSION, Gate, rollback_over_s
+from chaos.slo.catalog import CATALOG_VERSION, Gate
 from chaos.slo.config import EvaluationConfig, Thresholds
 from chaos.slo.failover import failover_timings
 from chaos.slo.gates import judge_failover_drill, judge_profile, judge_soak
@@ -25,8 +25,6 @@ from chaos.slo.scope import LoadAggregate, Scope, aggregate_scopes, unique_windo
 from chaos.slo.streams import stream_figures
 from chaos.slo.tier_rules import PhaseSummary, judge_scope, probe_availability
 from chaos.slo.verdict import Criterion, Verdict
-
-ROLLBACK_QUEUE_S = rollback_over_s("queue_age_10min")
 
 
 def failover_fault_ids(config: EvaluationConfig, rec: Recording) -> set[str]:
@@ -90,6 +88,22 @@ BOOKING_RULE = (
     "scheduled apply and revert instants), so a window lies in one phase; probe seconds are "
     "booked when their result was known"
 )
+
+
+def scaled_durations(config: EvaluationConfig) -> dict[str, dict[str, float]]:
+    """Every duration the evaluator judges with, nominal (the seed's, or the drill's) and as
+    applied (multiplied by the run's --time-scale): one time-scaling rule."""
+    scale = config.time_scale or 1.0
+    applied = {
+        "circuit_open_limit": config.circuit_limit_s,
+        "rollback_minute": config.rollback_minute_s,
+        "rollback_circuit_open": config.rollback_circuit_s,
+        "rollback_queue_age": config.rollback_queue_s,
+        "hard_failure_quiet": config.hard_failure_quiet_s,
+        "back_within_slo_window": config.back_within_slo_window_s,
+    }
+    return {name: {"nominal_s": round(value / scale, 6), "scaled_s": round(value, 6)}
+            for name, value in applied.items()}
 
 
 def _booking(rec: Recording) -> dict[str, object]:
@@ -162,14 +176,14 @@ def _rollback(config: EvaluationConfig, rec: Recording, windows: Sequence[LoadWi
         longest = q.longest_above.length_s(resolution_s) if q.longest_above else 0.0
         cid = "rollback.queue_age_10min@run"
         if q.max_age_s is None:
-            out.append(Criterion(cid, Verdict.INCONCLUSIVE, None, ROLLBACK_QUEUE_S, "s", "run",
+            out.append(Criterion(cid, Verdict.INCONCLUSIVE, None, config.rollback_queue_s, "s", "run",
                                  "No queue oldest-job age samples.", comparison="<="))
         else:
-            fired = longest > ROLLBACK_QUEUE_S
+            fired = longest > config.rollback_queue_s
             out.append(Criterion(
-                cid, Verdict.FAIL if fired else Verdict.PASS, longest, ROLLBACK_QUEUE_S, "s", "run",
+                cid, Verdict.FAIL if fired else Verdict.PASS, longest, config.rollback_queue_s, "s", "run",
                 f"Queue oldest-job age stayed over the {limit:g} s limit for at most {longest:g} s "
-                f"continuously; the trigger fires beyond {ROLLBACK_QUEUE_S:g} s.",
+                f"continuously; the trigger fires beyond {config.rollback_queue_s:g} s.",
                 window_start=q.longest_above.first_t if q.longest_above else None,
                 window_end=(q.longest_above.last_t + resolution_s) if q.longest_above else None,
                 comparison="<=", details={"resolution_s": resolution_s}))
@@ -266,6 +280,6 @@ def evaluate(config: EvaluationConfig, recording: Recording) -> Report:
         phases=tuple(summaries), driver=driver, failovers=tuple(timings),
         hard_failures=tuple(intervals), streams=stream_figures(windows),
         failed_requests=failed_ledger(windows, rec.phases),
-        booking=_booking(rec),
+        booking=_booking(rec), durations=scaled_durations(config),
         complete=rec.complete, aborted=rec.aborted,
     )

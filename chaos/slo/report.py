@@ -71,6 +71,7 @@ class Report:
     streams: StreamFigures | None = None
     failed_requests: FailedLedger | None = None
     booking: Mapping[str, Any] = field(default_factory=dict)  # the counting rule and its boundaries
+    durations: Mapping[str, Any] = field(default_factory=dict)  # name -> nominal_s, scaled_s
     complete: bool = True
     aborted: str | None = None
     notes: tuple[str, ...] = field(default=())
@@ -113,6 +114,7 @@ class Report:
             streams=_streams_from_json(data.get("streams")),
             failed_requests=_ledger_from_json(data.get("failed_requests")),
             booking=dict(data.get("booking", {})),
+            durations=dict(data.get("durations", {})),
             complete=data["complete"],
             aborted=data["aborted"],
             notes=tuple(data["notes"]),

@@ -52,9 +52,18 @@ def _streak_criterion(cid: str, what: str, ms: Sequence[Minute], bad: Callable[[
     ws = best.first_t if best else None
     we = best.last_t + minute_s if best else None
     if not ms or all(m.ended == 0 for m in ms):
-        return Criterion(cid, Verdict.INCONCLUSIVE, None, float(need), "count", "run",
-                         "No whole minute with ended requests.", comparison="<", details=details)
+        return Criterion(cid, Verdict.NOT_APPLICABLE, None, float(need), "count", "run",
+                         f"n/a: the run has no whole minute ({minute_s:g} s) with ended requests, "
+                         f"so it cannot show {need} consecutive minutes of {what}.",
+                         comparison="<", details=details)
     fired = longest >= need
+    if not fired and len(ms) < need:
+        # Too short to show the streak at all: the run has shown nothing wrong here, and could
+        # not show the trigger firing either. Not a verdict (the tier criteria still judge it).
+        return Criterion(cid, Verdict.NOT_APPLICABLE, longest, float(need), "count", "run",
+                         f"n/a: the run has {len(ms)} whole minute(s) of {minute_s:g} s, fewer "
+                         f"than the {need} consecutive minutes of {what} the trigger needs; "
+                         f"longest streak {longest:.0f}.", comparison="<", details=details)
     reason = (f"The longest streak of consecutive minutes with {what} was {longest:.0f}; the trigger "
               f"fires at {need}.")
     return Criterion(cid, Verdict.FAIL if fired else Verdict.PASS, longest, float(need), "count",

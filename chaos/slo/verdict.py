@@ -12,10 +12,12 @@ class Verdict(str, Enum):  # noqa: UP042 - StrEnum changes format(); JSON relies
     PASS = "PASS"
     FAIL = "FAIL"
     INCONCLUSIVE = "INCONCLUSIVE"
+    NOT_APPLICABLE = "n/a"  # the run cannot show it (too short for a rollback streak): no verdict
 
     @staticmethod
     def combine(verdicts: Iterable[Verdict]) -> Verdict:
-        """FAIL if any fails, else INCONCLUSIVE if any is, else PASS (PASS for none)."""
+        """FAIL if any fails, else INCONCLUSIVE if any is, else PASS (PASS for none);
+        n/a criteria do not count."""
         seen = set(verdicts)
         if Verdict.FAIL in seen:
             return Verdict.FAIL

@@ -341,3 +341,15 @@ def test_overlapping_fault_windows_count_once_in_the_run_scope_duration() -> Non
     probes = [ProbeSecond(float(t), True, True) for t in range(120)]
     a = probe_availability(run, probes)
     assert (a.expected, a.with_data, a.gap_fraction) == (120, 120, 0.0)
+
+
+def test_a_healthy_45_s_run_passes_with_the_rollback_streaks_not_applicable() -> None:
+    """Too short for a 5- or 10-minute streak: those triggers are n/a, not INCONCLUSIVE, and
+    do not hold the verdict back."""
+    report = evaluate(X, healthy(45).build())
+    for cid in ("rollback.rate_5xx_5min@run", "rollback.rate_2xx_10min@run"):
+        c = report.criterion(cid)
+        assert c.verdict is Verdict.NOT_APPLICABLE, c
+        assert c.reason.startswith("n/a")
+    assert report.verdict is Verdict.PASS, [(c.id, c.verdict) for c in report.criteria
+                                            if c.verdict is not Verdict.PASS]
