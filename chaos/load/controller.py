@@ -1,13 +1,10 @@
-"""The load controller: spawns worker processes, forwards their windows, detects missing ones."""
+"""The load controller: starts workers through a backend (local processes or Ray actors),
+merges their windows, detects missing ones and records lost workers."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +12,13 @@ from dataclasses import dataclass, field
 import anyio
 
 from chaos.errors import LoadError
-from chaos.load.channel import FrameReader, frame
+from chaos.load.backends import Backend, BackendChoice, Placement, WorkerChannel, open_backend
 from chaos.load.config import LoadConfig
 from chaos.load.limits import check_fd_limit
 from chaos.load.schedule import WindowEdges
 from chaos.load.statistics import DriverStatistics, LoadSummary, Tally
 from chaos.load.worker import WorkerShare
-from chaos.recording import LoadWindow, MissingWindow
+from chaos.recording import LoadWindow, MissingWindow, WorkerRecord
 
 log = logging.getLogger("chaos.load")
 
@@ -29,9 +26,12 @@ HEARTBEAT_S = 0.5
 EXIT_TIMEOUT_S = 5.0
 
 
-def split_shares(config: LoadConfig, start_wall: float, heartbeat_timeout_s: float) -> list[WorkerShare]:
-    """The load spread evenly over `config.workers` (never more workers than streams)."""
-    workers = config.workers if config.model == "open" else min(config.workers, config.streams)
+def split_shares(config: LoadConfig, start_wall: float, heartbeat_timeout_s: float,
+                 workers: int | None = None) -> list[WorkerShare]:
+    """The load spread evenly over `workers` (default `config.workers`; never more workers
+    than streams)."""
+    workers = config.workers if workers is None else workers
+    workers = workers if config.model == "open" else min(workers, config.streams)
     shares = []
     for i in range(workers):
         first = config.streams * i // workers
@@ -49,22 +49,27 @@ def split_shares(config: LoadConfig, start_wall: float, heartbeat_timeout_s: flo
 
 @dataclass
 class _Worker:
-    share: WorkerShare
-    process: subprocess.Popen[bytes]
-    sock: socket.socket
-    reader: FrameReader = field(default_factory=FrameReader)
+    channel: WorkerChannel
     received: set[int] = field(default_factory=set)
     checked_seq: int = 0  # every seq below this is received or reported missing
     done_seq: int | None = None  # the worker said it emitted seqs [0, done_seq)
     error: str | None = None
-    dead: bool = False  # the channel closed without a "done"
+    dead: bool = False  # the channel ended without a "done"
+    last_seq: int | None = None  # the highest seq received
+    lost_at: float | None = None
+
+    @property
+    def share(self) -> WorkerShare:
+        return self.channel.share
 
 
 class LoadController:
-    """Runs one load: worker processes (one per core by default), each with its own uvloop.
+    """Runs one load: workers placed by a backend (local processes, one per core by default,
+    or Ray actors spread over a cluster), each with its own uvloop.
 
     Windows are forwarded to `on_window` in arrival order (first copy only); a window that
     has not arrived `missing_after_s` after its end goes to `on_missing` (a gap, not zeros).
+    `on_worker` hears each worker's record: where it runs, its clock, and its loss.
     """
 
     def __init__(
@@ -76,15 +81,21 @@ class LoadController:
         startup_s: float = 2.0,
         missing_after_s: float = 2.5,
         heartbeat_timeout_s: float = 10.0,
+        backend: BackendChoice | None = None,
+        on_worker: Callable[[WorkerRecord], None] | None = None,
     ) -> None:
         config.target()  # refuse a target outside allowed_hosts before anything starts
         self.config = config
         self._on_window = on_window
         self._on_missing = on_missing
+        self._on_worker = on_worker
         self._edges = WindowEdges(config.window_cuts_s)  # the same edges as every worker
         self._startup_s = startup_s
         self._missing_after_s = missing_after_s
         self._heartbeat_timeout_s = heartbeat_timeout_s
+        self._choice = backend
+        self._backend: Backend | None = None
+        self._placements: tuple[Placement, ...] | None = None
         self._workers: list[_Worker] = []
         self._tally = Tally(0)
         self._stop_requested = False
@@ -95,29 +106,47 @@ class LoadController:
         """Graceful stop: ramp down now, in-flight streams get `graceful_s`, the rest are cancelled."""
         self._stop_requested = True
         for worker in self._workers:
-            self._send(worker, ("beat", True))
+            worker.channel.beat(True)
 
     def worker_pids(self) -> tuple[int, ...]:
-        """Process ids of this run's workers (for operators and tests)."""
-        return tuple(w.process.pid for w in self._workers)
+        """Process ids of this run's workers (for operators and tests; a Ray worker's is on its node)."""
+        return tuple(w.channel.placement.pid or 0 for w in self._workers)
+
+    def worker_records(self) -> tuple[WorkerRecord, ...]:
+        """Where each worker of this run ran, its clock, and whether it was lost."""
+        return tuple(self._record(w) for w in self._workers)
 
     def statistics(self) -> DriverStatistics:
         return self._tally.statistics()
+
+    async def prepare(self) -> tuple[Placement, ...]:
+        """Place the workers (a Ray backend reserves its nodes and measures their clocks), so
+        a caller can choose the load's start instant after that and show where they run.
+        PreflightError when the places cannot be had; `run()` calls it when nobody did."""
+        if self._placements is None:
+            backend = self._backend = open_backend(self._choice)
+            self._placements = tuple(await backend.place(self.config.workers))
+        return self._placements
 
     async def run(self, *, start_wall: float | None = None) -> LoadSummary:
         """Drive the load; it starts at `start_wall` (Unix seconds), by default `startup_s`
         from now. A caller that schedules faults against the load start passes its own."""
         cfg = self.config
+        placements = await self.prepare()
+        backend = self._backend
+        assert backend is not None  # Invariant: prepared
         self._start_wall = time.time() + self._startup_s if start_wall is None else start_wall
-        shares = split_shares(cfg, self._start_wall, self._heartbeat_timeout_s)
-        for share in shares:
-            check_fd_limit(share.connections_needed, raise_soft=False)
+        shares = split_shares(cfg, self._start_wall, self._heartbeat_timeout_s, workers=len(placements))
+        if backend.kind == "local":  # remote workers check their own node's limit
+            for share in shares:
+                check_fd_limit(share.connections_needed, raise_soft=False)
         self._tally = Tally(len(shares))
         self._done = anyio.Event()
         deadline = self._start_wall + cfg.duration_s + cfg.graceful_s + 10.0
         try:
-            for share in shares:
-                self._workers.append(self._spawn(share))
+            self._workers = [_Worker(channel) for channel in await backend.start(shares)]
+            for worker in self._workers:
+                self._tell(worker)
             async with anyio.create_task_group() as tg:
                 for worker in self._workers:
                     tg.start_soon(self._read, worker)
@@ -133,7 +162,9 @@ class LoadController:
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await self._reap()
+                await backend.close()
+            for worker in self._workers:
+                self._tell(worker)  # the final record: every clock sample, the losses
         errors = tuple(f"{w.share.worker_id}: {w.error}" for w in self._workers if w.error)
         if errors and self._tally.windows == 0:
             raise LoadError("load workers failed: " + "; ".join(errors))
@@ -143,51 +174,50 @@ class LoadController:
         )
 
     # -- workers -----------------------------------------------------------------------
-    def _spawn(self, share: WorkerShare) -> _Worker:
-        parent, child = socket.socketpair()
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "chaos.load.process", str(child.fileno())],
-                pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            parent.close()
-            raise LoadError(f"cannot start load worker {share.worker_id}: {exc}") from exc
-        finally:
-            child.close()
-        parent.sendall(frame(("share", share)))
-        parent.setblocking(False)
-        return _Worker(share, process, parent)
+    def _record(self, worker: _Worker) -> WorkerRecord:
+        share, placement = worker.share, worker.channel.placement
+        return WorkerRecord(
+            worker_id=share.worker_id, incarnation=share.incarnation,
+            backend=self._backend.kind if self._backend is not None else "local",
+            node=placement.node, address=placement.address, pid=placement.pid,
+            cpus=placement.cpus, streams=share.stream_count, rate_per_s=share.rate_per_s,
+            clock_samples=worker.channel.clock_samples(), lost_at=worker.lost_at,
+            lost_reason=worker.error if worker.lost_at is not None else None,
+            last_seq=worker.last_seq,
+        )
 
-    def _send(self, worker: _Worker, message: tuple[object, ...]) -> None:
-        # A full or closed channel loses nothing: the next heartbeat carries the same state.
-        with contextlib.suppress(OSError):
-            worker.sock.send(frame(message))
+    def _tell(self, worker: _Worker) -> None:
+        if self._on_worker is not None:
+            self._on_worker(self._record(worker))
 
     async def _heartbeats(self) -> None:
         while True:
             for worker in self._workers:
-                if worker.done_seq is None:
-                    self._send(worker, ("beat", self._stop_requested))
+                if worker.done_seq is None and not worker.dead:
+                    worker.channel.beat(self._stop_requested)
             await anyio.sleep(HEARTBEAT_S)
 
     async def _read(self, worker: _Worker) -> None:
         while worker.done_seq is None and not worker.dead:
-            await anyio.wait_readable(worker.sock)
-            try:
-                data = worker.sock.recv(1 << 20)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if not data:
+            messages = await worker.channel.receive()
+            if messages is None:
                 if worker.done_seq is None:
-                    worker.dead = True
-                    worker.error = worker.error or "exited without finishing its share"
+                    self._lose(worker, worker.channel.lost_reason or "exited without finishing its share")
                 self._check_done()
                 return
-            for message in worker.reader.feed(data):
+            for message in messages:
                 self._handle(worker, message)
+
+    def _lose(self, worker: _Worker, reason: str) -> None:
+        """A worker gone mid-run is evidence: its windows from here on are gaps, the rest go on."""
+        worker.dead = True
+        worker.error = worker.error or reason
+        worker.lost_at = time.time()
+        placement = worker.channel.placement
+        log.warning("load worker %s on %s was lost: %s (last window %s); the drill goes on "
+                    "without its share", worker.share.worker_id, placement.describe(),
+                    worker.error, "none" if worker.last_seq is None else worker.last_seq)
+        self._tell(worker)
 
     def _handle(self, worker: _Worker, message: tuple[object, ...]) -> None:
         kind = message[0]
@@ -196,6 +226,7 @@ class LoadController:
             if window.seq in worker.received:
                 return  # a duplicate: windows are identified by (run, worker, incarnation, seq)
             worker.received.add(window.seq)
+            worker.last_seq = window.seq if worker.last_seq is None else max(worker.last_seq, window.seq)
             self._tally.add(window)
             if window.saturated:
                 log.warning(
@@ -242,13 +273,3 @@ class LoadController:
                             self._start_wall + edges.edge(seq), end,
                         ))
                 worker.checked_seq += 1
-
-    async def _reap(self) -> None:
-        deadline = time.monotonic() + EXIT_TIMEOUT_S
-        for worker in self._workers:
-            while worker.process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110  # Popen has no awaitable exit
-                await anyio.sleep(0.02)
-            if worker.process.poll() is None:
-                worker.process.kill()
-                worker.process.wait()
-            worker.sock.close()
