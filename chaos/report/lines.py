@@ -9,7 +9,7 @@ The reason is given for criteria that did not pass, and only it is shortened to 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,25 @@ EXIT_MEANING: dict[int, str] = {
     ExitCode.INTERRUPTED: "interrupted, after every fault was reverted",
 }
 ELLIPSIS = "..."
+CONFIDENCE_FLAG = "not shown at 95 %"
+LATENCY_NAMES = {"first_token": "first token", "completion": "completion"}
+
+
+def wilson_text(c: Criterion) -> str | None:
+    """`Wilson 93.73%-97.03%` when a PASS or FAIL rate's 95 % interval straddles its threshold
+    (the point estimate decided it, the data did not show it); None otherwise."""
+    interval = c.details.get("wilson95")
+    if (c.verdict not in (Verdict.PASS, Verdict.FAIL) or c.details.get("shown_at_95") is not False
+            or not isinstance(interval, Sequence) or len(interval) != 2):
+        return None
+    return f"Wilson {interval[0]:.2%}-{interval[1]:.2%}"
+
+
+def confidence_flag(c: Criterion) -> str | None:
+    """`not shown at 95 %: n=600 (Wilson 93.73%-97.03%)`, or None (docs/evidence.md, Confidence)."""
+    wilson = wilson_text(c)
+    n = c.details.get("n")
+    return None if wilson is None else f"{CONFIDENCE_FLAG}: n={n:,} ({wilson})"
 
 
 def observations(c: Criterion, run_start: float) -> str:
@@ -47,6 +66,8 @@ def observations(c: Criterion, run_start: float) -> str:
         first = math.floor(c.window_start - run_start + 1e-6)
         last = max(first, math.ceil(c.window_end - run_start - 1e-6) - 1)
         parts.append(f"windows {first}-{last}")
+    if (wilson := wilson_text(c)) is not None:
+        parts.append(f"{CONFIDENCE_FLAG}: {wilson}")
     return ", ".join(parts)
 
 
@@ -83,6 +104,36 @@ def verdict_counts(criteria: Sequence[Criterion]) -> str:
     return f"{len(criteria)} criteria: {shown or 'none'}"
 
 
+def latency_shift_records(evidence: Evidence) -> list[Mapping[str, Any]]:
+    """The evaluator's per-fault-phase latency shifts (`report.latency_shift`), if any."""
+    found = evidence.report.get("latency_shift") if isinstance(evidence.report, Mapping) else None
+    return [r for r in found if isinstance(r, Mapping)] if isinstance(found, Sequence) else []
+
+
+def fmt_shift_ms(ms: float | None) -> str:
+    if ms is None:
+        return "n/a"
+    return f"{ms:+,.0f} ms" if abs(ms) >= 10 else f"{ms:+.1f} ms"
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "p n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def latency_shift_lines(evidence: Evidence) -> list[str]:
+    """`latency vs baseline, fault:x: first token +400 ms (p<0.001, n=400 vs 800), ...`:
+    one line per fault phase, context for its criteria (never a verdict)."""
+    by_scope: dict[str, list[str]] = {}
+    for r in latency_shift_records(evidence):
+        name = LATENCY_NAMES.get(str(r.get("latency")), str(r.get("latency")))
+        by_scope.setdefault(str(r.get("scope")), []).append(
+            f"{name} {fmt_shift_ms(r.get('median_shift_ms'))} ({fmt_p(r.get('p_value'))}, "
+            f"n={r.get('n_fault', 0):,} vs {r.get('n_baseline', 0):,})")
+    return [f"latency vs baseline, {scope}: {', '.join(parts)}" for scope, parts in by_scope.items()]
+
+
 def totals_lines(evidence: Evidence) -> list[str]:
     """The scope, the request totals and the criteria counts, one line each."""
     facts = run_facts(evidence)
@@ -102,6 +153,7 @@ def totals_lines(evidence: Evidence) -> list[str]:
     lines.append(text)
     if totals.error_codes:
         lines.append("error codes: " + ", ".join(f"{k} {v:,}" for k, v in totals.error_codes))
+    lines += latency_shift_lines(evidence)
     lines.append(verdict_counts(evidence.criteria))
     return lines
 

@@ -8,8 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chaos.report.evidence import Evidence
+from chaos.report.lines import (
+    LATENCY_NAMES,
+    confidence_flag,
+    fmt_p,
+    fmt_shift_ms,
+    latency_shift_records,
+)
 from chaos.report.tables import (
     FAULT_HEADER,
+    CriteriaMatrix,
     criteria_matrix,
     fault_rows,
     fmt_comparison,
@@ -53,11 +61,14 @@ def phases_section(totals: RunTotals) -> Section:
 
 def criteria_sections(evidence: Evidence) -> list[Section]:
     matrix = criteria_matrix(evidence.criteria, evidence.recording.phases)
-    rows = tuple((m, matrix.limits[m], *(matrix.cell_text(m, p) for p in matrix.phases))
+    rows = tuple((m, matrix.limits[m], *(_flagged(matrix, m, p) for p in matrix.phases))
                  for m in matrix.metrics)
+    paragraphs = ["Tier SLOs, one column per judged phase in time order; `run` is every judged phase together."]
+    if any(confidence_flag(c) for c in matrix.cells.values()):
+        paragraphs.append(CONFIDENCE_NOTE)
     out = [Section(
         "Criteria by phase",
-        ("Tier SLOs, one column per judged phase in time order; `run` is every judged phase together.",),
+        tuple(paragraphs),
         (Table(("criterion", "limit", *matrix.phases), rows),) if rows else (),
         empty="No tier SLO was judged.",
     )]
@@ -67,6 +78,45 @@ def criteria_sections(evidence: Evidence) -> list[Section]:
         out.append(Section("Run-wide criteria", (),
                            (Table(("criterion", "verdict", "measured", "reason"), others),)))
     return out
+
+
+CONFIDENCE_NOTE = (
+    "Not shown at 95 %: the threshold decided the verdict on the measured rate, but the rate's "
+    "Wilson 95 % interval straddles the threshold, so the data cannot show the verdict at 95 % "
+    "confidence; more requests would (docs/evidence.md, Confidence).")
+
+
+def _flagged(matrix: CriteriaMatrix, metric: str, phase: str) -> str:
+    """A matrix cell, with `not shown at 95 %: n=...` when its rate's interval straddles the limit."""
+    text = matrix.cell_text(metric, phase)
+    c = matrix.cells.get((metric, phase))
+    flag = None if c is None else confidence_flag(c)
+    return text if flag is None else f"{text}, {flag}"
+
+
+def latency_shift_section(evidence: Evidence) -> Section:
+    records = latency_shift_records(evidence)
+    rows = tuple(
+        (str(r.get("scope")), LATENCY_NAMES.get(str(r.get("latency")), str(r.get("latency"))),
+         fmt_shift_ms(r.get("median_shift_ms")),
+         f"{fmt_shift_ms(r.get('shift_low_ms'))} to {fmt_shift_ms(r.get('shift_high_ms'))}",
+         fmt_p(r.get("p_value")),
+         "n/a" if r.get("prob_slower") is None else f"{r['prob_slower']:.1%}",
+         f"{r.get('n_baseline', 0):,}", f"{r.get('n_fault', 0):,}")
+        for r in records)
+    baselines = sorted({str(r.get("baseline")) for r in records})
+    text = (
+        f"Context, not a verdict: each fault phase's latencies of complete streams against the "
+        f"baseline ({', '.join(baselines)}), from the phases' histograms. Median shift: "
+        "Hodges-Lehmann, the median of every fault-minus-baseline difference; the unbinned "
+        "samples' shift lies within the bounds. p: Mann-Whitney U, two-sided (normal "
+        "approximation, tie-corrected). P(slower): the chance a fault-phase latency exceeds a "
+        "baseline one. With thousands of requests any real shift has a small p: read its size.")
+    header = ("fault phase", "latency", "median shift", "bounds (bins)", "Mann-Whitney",
+              "P(slower)", "n baseline", "n fault")
+    return Section("Latency against baseline", (text,) if rows else (),
+                   (Table(header, rows),) if rows else (),
+                   empty="No fault phase with a baseline phase to compare it with.")
 
 
 def requests_section(totals: RunTotals) -> Section:
@@ -120,7 +170,8 @@ def faults_section(evidence: Evidence) -> Section:
 
 def report_sections(evidence: Evidence) -> list[Section]:
     totals = run_totals(evidence)
-    out = [phases_section(totals), *criteria_sections(evidence), requests_section(totals),
+    out = [phases_section(totals), *criteria_sections(evidence), latency_shift_section(evidence),
+           requests_section(totals),
            failures_section(totals), failover_section(evidence), faults_section(evidence)]
     notes = evidence.report.get("notes") if isinstance(evidence.report, Mapping) else None
     if notes:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from chaos.recording import LoadWindow, Recording
 from chaos.slo.catalog import CATALOG_VERSION, Gate
+from chaos.slo.confidence import latency_shifts
 from chaos.slo.config import EvaluationConfig, Thresholds
 from chaos.slo.failover import failover_timings
 from chaos.slo.gates import judge_failover_drill, judge_profile, judge_soak
@@ -281,5 +282,6 @@ def evaluate(config: EvaluationConfig, recording: Recording) -> Report:
         hard_failures=tuple(intervals), streams=stream_figures(windows),
         failed_requests=failed_ledger(windows, rec.phases),
         booking=_booking(rec), durations=scaled_durations(config),
+        latency_shift=latency_shifts(scopes, aggregates, {p.name: p.kind for p in rec.phases}),
         complete=rec.complete, aborted=rec.aborted,
     )

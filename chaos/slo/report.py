@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from chaos.slo.confidence import LatencyShift
 from chaos.slo.failover import FailoverTiming
 from chaos.slo.hard_failures import HardFailureInterval
 from chaos.slo.ledger import FailedLedger, FailedRequest
@@ -71,6 +72,7 @@ class Report:
     streams: StreamFigures | None = None
     failed_requests: FailedLedger | None = None
     booking: Mapping[str, Any] = field(default_factory=dict)  # the counting rule and its boundaries
+    latency_shift: tuple[LatencyShift, ...] = ()  # each fault phase against the baseline (context)
     durations: Mapping[str, Any] = field(default_factory=dict)  # name -> nominal_s, scaled_s
     complete: bool = True
     aborted: str | None = None
@@ -114,6 +116,7 @@ class Report:
             streams=_streams_from_json(data.get("streams")),
             failed_requests=_ledger_from_json(data.get("failed_requests")),
             booking=dict(data.get("booking", {})),
+            latency_shift=tuple(LatencyShift(**s) for s in data.get("latency_shift", ())),
             durations=dict(data.get("durations", {})),
             complete=data["complete"],
             aborted=data["aborted"],

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from chaos.recording import ProbeSecond
 from chaos.slo.catalog import PROBE_INTERVAL_S
+from chaos.slo.confidence import rate_confidence
 from chaos.slo.config import EvaluationConfig, Threshold, Thresholds
 from chaos.slo.scope import LoadAggregate, Scope
 from chaos.slo.verdict import Criterion, Verdict
@@ -147,7 +148,8 @@ def judge_scope(
 
 def _availability(j: _Judge, a: Availability, t: Threshold) -> Criterion:
     details = {"probe_seconds_expected": a.expected, "probe_seconds_with_data": a.with_data,
-               "probe_seconds_available": a.available, "gap_fraction": round(a.gap_fraction, 6)}
+               "probe_seconds_available": a.available, "gap_fraction": round(a.gap_fraction, 6),
+               **rate_confidence(a.available, a.with_data, t.value, ">=")}
     value = a.value
     if value is None:
         return j.make("availability", Verdict.INCONCLUSIVE, None, t, "%", ">=",
@@ -183,7 +185,7 @@ def _rates(j: _Judge, th: Thresholds) -> list[Criterion]:
     out = []
     for name, num, t, cmp, what in specs:
         details = {"numerator": num, "denominator": den, "missing_windows": agg.missing,
-                   "cancelled_excluded": agg.cancelled}
+                   "cancelled_excluded": agg.cancelled, **rate_confidence(num, den, t.value, cmp)}
         if den == 0:
             out.append(j.make(name, Verdict.INCONCLUSIVE, None, t, "%", cmp,
                               "No request ended in this scope.", **details))
