@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chaos.cli import fault_cmds, release_cmds, run_cmds, slo_cmds, spec_cmds, testbed_cmds
+from chaos.cli import fault_cmds, faultproxy_cmds, release_cmds, run_cmds, slo_cmds, spec_cmds, testbed_cmds
 
 app = typer.Typer(
     name="chaos",
@@ -29,7 +29,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (spec_cmds, testbed_cmds, fault_cmds, slo_cmds, run_cmds, release_cmds):
+for _module in (spec_cmds, testbed_cmds, fault_cmds, slo_cmds, run_cmds, release_cmds, faultproxy_cmds):
     _module.register(app)
 
 
