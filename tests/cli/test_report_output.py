@@ -44,10 +44,11 @@ def test_a_ci_log_gets_one_line_per_criterion_never_wrapped(bundle: Path) -> Non
     assert out.exit_code == ExitCode.FAIL, out.output
     lines = out.output.splitlines()
     ids = [c["id"] for c in _evidence_criteria(bundle)]
-    criterion_lines = [line for line in lines if line.split()[0] in ("PASS", "FAIL", "INCONCLUSIVE")]
+    criterion_lines = [line for line in lines
+                       if line.split() and line.split()[0] in ("PASS", "FAIL", "INCONCLUSIVE", "n/a")]
     assert [line.split()[1] for line in criterion_lines] == ids
     assert any(len(line) > 80 for line in criterion_lines)  # a long line stays one line
-    assert ("FAIL          tier_l.rate_5xx@fault:provider-down  10.00% > 1.00%  "
+    assert ("FAIL  tier_l.rate_5xx@fault:provider-down  10.00% > 1.00%  "
             "(n=1,000, windows 10-19)  100 of 1000 ended requests") in out.output
     assert "manifest OK (5 files)" in lines
     assert lines[-1] == "FAIL: exit 1 (a criterion failed, or the run was aborted)"
@@ -60,8 +61,8 @@ def test_columns_shortens_only_the_reason(bundle: Path) -> None:
     """A head wider than COLUMNS is kept whole (without its reason); a reason is cut to fit."""
     out = CliRunner().invoke(app, ["report", str(bundle)], env={"COLUMNS": "120"})
     failing = [line for line in out.output.splitlines() if line.startswith("FAIL ")]
-    head = "FAIL          tier_l.rate_5xx@fault:provider-down  10.00% > 1.00%  (n=1,000, windows 10-19)"
-    assert any(line.startswith(head) and line.endswith("...") and len(line) == 120 for line in failing), failing
+    head = "FAIL  tier_l.rate_5xx@fault:provider-down  10.00% > 1.00%  (n=1,000, windows 10-19)"
+    assert any(line.startswith(head) and line.endswith("...") and len(line) <= 120 for line in failing), failing
     narrow = CliRunner().invoke(app, ["report", str(bundle)], env={"COLUMNS": "40"})
     assert head in narrow.output.splitlines()
 
@@ -101,5 +102,6 @@ def test_junit_inconclusive_can_be_mapped_to_skipped(bundle: Path, tmp_path: Pat
     assert "junit.xml" in verify_manifest(tmp_path / "again")
     default = ET.parse(bundle / "junit.xml").getroot().find("testsuite")
     assert default is not None
-    types = [f.get("type") for f in default.iter("failure")]
-    assert types.count("inconclusive") == 2
+    # The short run cannot show the rollback streaks: n/a, skipped whatever the mapping.
+    default_skipped = [c.get("name") for c in default.findall("testcase") if c.find("skipped") is not None]
+    assert default_skipped == ["rollback.rate_5xx_5min@run", "rollback.rate_2xx_10min@run"]
