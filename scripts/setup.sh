@@ -35,6 +35,8 @@ have redis-server || need_pkgs+=(redis-server)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 # Debian's chromium: tests/report/test_html.py loads report.html in it (headless, over CDP)
 have chromium || need_pkgs+=(chromium)
+# Debian's prometheus: tests/observe/test_exporter.py scrapes the drill's own metrics with a real one
+have prometheus || need_pkgs+=(prometheus)
 if [ -z "${CHAOS_SKIP_DOCKER:-}" ]; then
   have dockerd || need_pkgs+=(docker.io)
   # compose v2 plugin when present, else Debian's docker-compose (compose/README.md)

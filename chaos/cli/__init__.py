@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from chaos.cli import fault_cmds, faultproxy_cmds, release_cmds, run_cmds, slo_cmds, spec_cmds, testbed_cmds
+from chaos.cli import (
+    fault_cmds,
+    faultproxy_cmds,
+    release_cmds,
+    run_cmds,
+    slo_cmds,
+    spec_cmds,
+    testbed_cmds,
+)
 
 app = typer.Typer(
     name="chaos",

@@ -16,6 +16,7 @@ from chaos.errors import ChaosError, ExitCode
 from chaos.faults import FaultSession, start_watchdog
 from chaos.load.config import LoadConfig
 from chaos.load.controller import LoadController
+from chaos.observe.exporter import DrillTelemetry
 from chaos.report.bundle import BundleWriter
 from chaos.report.evidence import Evidence
 from chaos.report.redact import redact
@@ -92,6 +93,7 @@ async def run_drill(
                         env.metrics.interval.total_seconds())
     abort = AbortWatch(drill, options.time_scale, env.metrics.interval.total_seconds(), evaluation.primary_route)
     recorder.listeners.append(abort.feed)
+    telemetry = DrillTelemetry(env, recorder, evaluation, drill=drill.name, run_id=run_id)
     for r in before:
         bundle.append_event("steady_state.before", r.detail, name=r.name, ok=r.ok, measured=r.measured)
 
@@ -112,6 +114,7 @@ async def run_drill(
             scheduler = FaultScheduler(session, timeline, load_start_monotonic=load_start_mono,
                                        load_start_wall=load_start_wall, on_record=recorder.add_fault)
             start_observers(tg, env, drill, recorder, run_id=run_id)
+            telemetry.start(tg, phases)  # the drill's metrics and annotations (docs/dashboards.md)
             if options.live:
                 view = LiveView(recorder, drill_name=drill.name, evaluation=evaluation,
                                 phases=lambda: phases, active_faults=scheduler.active, console=console)
@@ -147,6 +150,7 @@ async def run_drill(
                 recorder.add_fault(record)  # the session's final revert instants
     if cancelled is not None:
         _seal(bundle, recorder, evaluation, drill, options, config, before, state, reason)
+        telemetry.close()
         raise cancelled
     if state == "complete":
         after = await wait_steady_state(env, drill.steady_state, timeout_s=options.steady_state_timeout_s)
@@ -165,6 +169,7 @@ async def run_drill(
         code = error.exit_code
     else:
         code = {"PASS": ExitCode.PASS, "FAIL": ExitCode.FAIL}.get(evidence.verdict.value, ExitCode.INCONCLUSIVE)
+    await telemetry.finish(state, evidence.verdict.value, started_at=started_at, ended_at=time.time())
     return RunResult(evidence.verdict, code, bundle.path, report, state=state, reason=reason)
 
 

@@ -260,6 +260,26 @@ class Guardrails(SpecModel):
     """Hosts the driver may target (default: the hosts this file names)."""
 
 
+class Grafana(SpecModel):
+    """Where the drill's annotations go (Grafana's HTTP annotations API)."""
+
+    url: Url
+    token: str = Field(min_length=1)
+    """A service account token, as `${VAR}` (sent as `Authorization: Bearer`)."""
+    dashboard_uid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    """Annotate this dashboard (default: organisation annotations, shown by tag)."""
+    tags: tuple[str, ...] = ()
+    """Tags on every annotation, besides `chaos` and the drill's name."""
+
+
+class Dashboards(SpecModel):
+    """The drill on the team's dashboards (docs/dashboards.md)."""
+
+    metrics_listen: str | None = Field(default=None, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+    """HOST:PORT where the drill serves its own Prometheus metrics while it runs."""
+    grafana: Grafana | None = None
+
+
 class Environment(SpecModel):
     """Where a drill runs and how its faults reach the system."""
 
@@ -272,6 +292,7 @@ class Environment(SpecModel):
     services: dict[str, ServiceRef] = Field(default_factory=dict)
     topology: Topology
     metrics: Metrics
+    dashboards: Dashboards | None = None
     logs: Logs | None = None
     release: Release | None = None
     guardrails: Guardrails = Guardrails()
