@@ -3,7 +3,9 @@ through its PromQL API; running verdicts as a table."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -183,3 +185,47 @@ def test_running_verdicts(view: RollingView, probes: list[ProbeSecond], expected
 
 def test_a_phase_without_thresholds_is_inconclusive() -> None:
     assert set(running_status(_view({"2xx": 1.0}), None, []).values()) == {INCONCLUSIVE}
+
+
+@pytest.mark.slow
+def test_a_drill_run_serves_its_metrics_and_annotates_grafana(
+        prometheus: tuple[PrometheusServer, int], tmp_path: Path,
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_drill with `dashboards` on the real testbed: Prometheus stored the run's load and
+    phases; the Grafana API got the phases and the verdict."""
+    import yaml
+
+    from chaos.run import RunOptions, run_drill_sync
+    from chaos.spec import load_drill, load_environment
+    from tests.observe.test_grafana import TOKEN, GrafanaApi
+    from tests.testbed_fixture import running_testbed
+
+    server, port = prometheus
+    grafana = GrafanaApi(TOKEN)
+    thread = threading.Thread(target=grafana.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("CHAOS_TEST_GRAFANA_TOKEN", TOKEN)
+    try:
+        with running_testbed(tmp_path_factory) as tb:
+            doc = yaml.safe_load(tb.env_path.read_text("utf-8"))
+            doc["dashboards"] = {"metrics_listen": f"127.0.0.1:{port}", "grafana": {
+                "url": grafana.url, "token": "${CHAOS_TEST_GRAFANA_TOKEN}", "tags": ["test"]}}
+            env_path = tmp_path / "environment.yaml"
+            env_path.write_text(yaml.safe_dump(doc, sort_keys=False), "utf-8")
+            drill = load_drill(ROOT / "experiments" / "smoke.yaml")
+            result = run_drill_sync(drill, load_environment(env_path), RunOptions(
+                time_scale=0.2, load_scale=0.2, evidence_dir=tmp_path / "evidence", live=False))
+        assert result.bundle is not None
+        run_id = json.loads((result.bundle / "run.json").read_text("utf-8"))["run_id"]
+        selector = f'drill="smoke",run_id="{run_id}"'
+        stored = server.query(f'max_over_time(chaos_load_requests_total{{{selector},class="2xx"}}[10m])')
+        assert stored, server.log.read_text()[-2000:]
+        assert float(stored[0]["value"][1]) > 0  # type: ignore[index]
+        phases = server.query(f"max by (phase) (max_over_time(chaos_drill_phase{{{selector}}}[10m]))")
+        assert {"baseline"} <= {p["metric"]["phase"] for p in phases}  # type: ignore[index]
+        texts = [a["text"] for a in grafana.annotations.values()]
+        assert "smoke: phase baseline" in texts
+        assert texts[-1].startswith(f"smoke: {result.verdict.value if result.verdict else 'ERROR'} (")
+    finally:
+        grafana.shutdown()
+        grafana.server_close()
