@@ -30,10 +30,13 @@ class DockerRuntime:
     """
 
     def __init__(self, docker_host: str | None = None, *, http_timeout_s: float = 30.0,
-                 verify_timeout_s: float = 15.0) -> None:
+                 verify_timeout_s: float = 15.0, call_timeout_s: float = 20.0) -> None:
         self._docker_host = docker_host
         self._http_timeout_s = http_timeout_s
         self._verify_timeout_s = verify_timeout_s
+        # Every engine call is bounded: a frozen dockerd (or a container's frozen runtime)
+        # accepts the connection and never answers; the SDK's socket timeout alone is too long.
+        self._call_timeout_s = call_timeout_s
         self._client: Any = None
 
     def _engine(self) -> Any:
@@ -52,15 +55,28 @@ class DockerRuntime:
             self._client.close()
             self._client = None
 
-    async def _run(self, target: str, action: str, fn: Callable[[], T]) -> T:
+    async def _run(self, target: str, action: str, fn: Callable[[], T], *,
+                   extra_s: float = 0.0) -> T:
+        """`fn` in a worker thread, bounded by the call timeout (+ `extra_s`, a stop's grace
+        period): DockerError naming the target and action for any engine failure or silence."""
         import docker.errors
+        import requests
 
+        bound = self._call_timeout_s + extra_s
         try:
-            return await anyio.to_thread.run_sync(fn)
+            with anyio.fail_after(bound):
+                # A hung engine call cannot be interrupted: the thread is left to its socket
+                # timeout, the run goes on.
+                return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
+        except TimeoutError:
+            raise DockerError(target, action, f"the Docker engine did not answer within {bound:g}s "
+                              "(dockerd or the container's runtime hung?)") from None
         except docker.errors.NotFound as exc:
             raise DockerError(target, action, f"not found: {_explain(exc)}") from None
         except docker.errors.DockerException as exc:
             raise DockerError(target, action, _explain(exc)) from None
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise DockerError(target, action, f"Docker engine not reachable: {_explain(exc)}") from None
 
     # -- lookup --------------------------------------------------------------------
 
@@ -117,7 +133,7 @@ class DockerRuntime:
         # docker-py adds `timeout` to the HTTP timeout of a stop, so a long grace period
         # cannot outlast the client's read timeout.
         await self._run(name, "stop",
-                        lambda: self._engine().api.stop(name, timeout=timeout_s))
+                        lambda: self._engine().api.stop(name, timeout=timeout_s), extra_s=timeout_s)
         await self._wait_status(name, "stop", ("exited", "dead"))
 
     async def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
@@ -150,7 +166,7 @@ class DockerRuntime:
         if await self.status(name) == "paused":
             await self._run(name, "unpause", lambda: self._engine().api.unpause(name))
         await self._run(name, "restart",
-                        lambda: self._engine().api.restart(name, timeout=timeout_s))
+                        lambda: self._engine().api.restart(name, timeout=timeout_s), extra_s=timeout_s)
         await self.wait_running(name, "restart")
 
     async def disconnect(self, name: str, network: str) -> None:

@@ -6,7 +6,7 @@ import signal
 from dataclasses import replace
 from types import TracebackType
 
-from chaos.errors import FaultError, ToxiproxyError
+from chaos.errors import ComponentStateLost, FaultError, ToxiproxyError
 from chaos.faults.docker_runtime import DockerRuntime
 from chaos.faults.http_action import HttpRequest, send_http
 from chaos.faults.primitives import Primitive, Targets
@@ -125,10 +125,18 @@ class Executor:
         """The targeted undo, verified. Undoing something that never took effect is harmless."""
         match p.kind:
             case "toxiproxy.disable":
-                if not (await self.toxiproxy.enable(p.target)).enabled:
+                try:
+                    enabled = (await self.toxiproxy.enable(p.target)).enabled
+                except ToxiproxyError as exc:
+                    raise self._lost_proxy(p, exc) from None
+                if not enabled:
                     await self._wait_proxy(p.target, "enable", enabled=True)
             case "toxiproxy.toxic":
                 name = str(p.params["name"])
+                try:
+                    await self.toxiproxy.get_proxy(p.target)
+                except ToxiproxyError as exc:
+                    raise self._lost_proxy(p, exc) from None
                 await self.toxiproxy.delete_toxic(p.target, name)
                 await self._wait_toxic(p.target, name, present=False)
             case "docker.stop" | "docker.kill":
@@ -166,6 +174,18 @@ class Executor:
             case "http":
                 await send_http(HttpRequest.from_json(p.params["undo"]), retries=5,
                                 action="revert")
+
+    def _lost_proxy(self, p: Primitive, exc: ToxiproxyError) -> FaultError:
+        """A 404 for the proxy itself: Toxiproxy answers but lost it (restarted without its
+        proxies), which no retry mends; any other failure as it came."""
+        if "HTTP 404" not in exc.detail:
+            return exc
+        return ComponentStateLost(
+            p.target, f"revert {p.kind}",
+            f"Toxiproxy at {self.targets.toxiproxy_api} answers but has no proxy {p.target} "
+            "(restarted without its proxies?): the fault is not in effect, and neither is the "
+            "link; recreate the proxies (the embedded testbed: `chaos testbed down`, then `up`), then run `chaos "
+            "cleanup` again")
 
     # -- verification ----------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaos.errors import ChaosError, FaultError
+from chaos.errors import ChaosError, CleanupError, FaultError
 from chaos.faults.executor import Executor
 from chaos.faults.journal import JOURNAL_NAME, Journal, open_entries, read_journal
 from chaos.faults.process_runtime import process_state
@@ -54,7 +54,7 @@ async def replay_journal(journal_path: Path, *, timeout_s: float = 20.0) -> list
     finally:
         journal.close()
     if failures:
-        raise FaultError(str(path), "replay", "; ".join(failures))
+        raise CleanupError(str(path), done, failures)
     return done
 
 
@@ -70,15 +70,26 @@ async def cleanup_environment(env: Environment) -> list[str]:
     if topo.redis is not None:
         named |= set(topo.redis.proxies)
     async with Executor(targets) as executor:
-        proxies = await executor.toxiproxy.proxies()
-        for name, proxy in sorted(proxies.items()):
-            for toxic in proxy.toxics:
-                if toxic.name.startswith(TOXIC_PREFIX):
-                    await executor.toxiproxy.delete_toxic(name, toxic.name)
-                    done.append(f"removed toxic {toxic.name} from {name}")
-            if name in named and not proxy.enabled:
-                await executor.toxiproxy.enable(name)
-                done.append(f"enabled proxy {name}")
+        if targets.toxiproxy_api:
+            try:
+                proxies = await executor.toxiproxy.proxies()
+                for name, proxy in sorted(proxies.items()):
+                    for toxic in proxy.toxics:
+                        if toxic.name.startswith(TOXIC_PREFIX):
+                            await executor.toxiproxy.delete_toxic(name, toxic.name)
+                            done.append(f"removed toxic {toxic.name} from {name}")
+                    if name in named and not proxy.enabled:
+                        await executor.toxiproxy.enable(name)
+                        done.append(f"enabled proxy {name}")
+                lost = sorted(named - set(proxies))
+                if lost:
+                    # A restarted Toxiproxy comes back empty: nothing to revert, nothing linked.
+                    failures.append(
+                        f"toxiproxy: {len(lost)} proxy(ies) the environment names are missing "
+                        f"({', '.join(lost)}): Toxiproxy lost them (restarted?); recreate the "
+                        "proxies (the embedded testbed: `chaos testbed down`, then `up`), then run cleanup again")
+            except ChaosError as exc:
+                failures.append(f"toxiproxy: {exc}")
         for service, ref in sorted(env.services.items()):
             try:
                 if ref.ref_kind == "process":
@@ -106,7 +117,7 @@ async def cleanup_environment(env: Environment) -> list[str]:
         if targets.runtime == "docker":
             failures += await _reconnect_regions(env, executor, done)
     if failures:
-        raise FaultError(env.name, "cleanup", "; ".join(failures))
+        raise CleanupError(env.name, done, failures)
     return done
 
 

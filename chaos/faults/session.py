@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from chaos.errors import ChaosError, FaultError
+from chaos.errors import ChaosError, FaultError, RevertError, StillApplied
 from chaos.faults.executor import Executor
 from chaos.faults.journal import JOURNAL_NAME, Journal
 from chaos.faults.primitives import Primitive, Targets
-from chaos.faults.revert import revert_primitive
+from chaos.faults.revert import revert_with_outcome
 from chaos.faults.scenarios import resolve_fault, targets_for
 from chaos.recording import FaultAction, FaultRecord
 
@@ -37,12 +37,23 @@ class FaultSessionStatistics:
     revert_failures: int
 
 
+DEFAULT_REVERT_DEADLINE_S = 60.0
+
+
+def cleanup_command(run_dir: Path) -> str:
+    """The command that finishes what a run could not revert (reads its journal)."""
+    import shlex
+
+    return f"chaos cleanup --run {shlex.quote(str(run_dir))}"
+
+
 @dataclass
 class _Active:
     seq: int
     fault_id: str
     primitive: Primitive
     index: int  # position of its FaultAction in the fault's record
+    deadline: float | None = None  # monotonic; set by the first revert attempt
 
 
 class FaultSession:
@@ -51,12 +62,16 @@ class FaultSession:
     Every primitive's undo is journalled (fsync) before it is applied; `apply` returns once the
     effect is verified, `applied_at` being that instant. Leaving the context reverts every
     active primitive in reverse order, shielded from cancellation, verified, retried, and
-    falling back to the broad revert (recorded as `revert_method="broad"`).
+    falling back to the broad revert (recorded as `revert_method="broad"`). A primitive whose
+    revert keeps failing is retried until `revert_deadline_s` after its first attempt; what is
+    still applied then is `still_applied()`, and leaving the context raises RevertError
+    naming it and the `chaos cleanup` command that finishes the job.
     """
 
     def __init__(self, env: Environment | None, *, run_dir: Path, run_id: str,
                  targets: Targets | None = None, verify_timeout_s: float = 10.0,
                  revert_timeout_s: float = 20.0, revert_attempts: int = 3,
+                 revert_deadline_s: float | None = DEFAULT_REVERT_DEADLINE_S,
                  executor: Executor | None = None) -> None:
         self._env = env
         if targets is None:
@@ -70,11 +85,13 @@ class FaultSession:
         self._executor = executor or Executor(self.targets, verify_timeout_s=verify_timeout_s)
         self._revert_timeout_s = revert_timeout_s
         self._revert_attempts = revert_attempts
+        self.revert_deadline_s = revert_deadline_s
         self._journal: Journal | None = None
         self._records: dict[str, FaultRecord] = {}
         self._active: list[_Active] = []  # Invariant: in apply order
         self._reverted = {"targeted": 0, "broad": 0}
         self._revert_failures = 0
+        self.journal_errors: list[str] = []  # journal lines a failing disk refused
         self._primitives_applied = 0
 
     @staticmethod
@@ -92,21 +109,31 @@ class FaultSession:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        failures: list[str] = []
         with anyio.CancelScope(shield=True):
             try:
                 for fault_id in reversed(list(dict.fromkeys(a.fault_id for a in self._active))):
-                    record = await self._revert_fault(fault_id)
-                    if record.error:
-                        failures.append(f"{fault_id}: {record.error}")
-                if self._journal is not None:
-                    self._journal.write({"type": "closed", "open": len(self._active)})
+                    await self._revert_fault(fault_id)
+                self._journal_note({"type": "closed", "open": len(self._active)})
             finally:
                 if self._journal is not None:
                     self._journal.close()
                 await self._executor.aclose()
-        if failures and exc is None:
-            raise FaultError(self.run_id, "revert", "; ".join(failures))
+        if self._active and exc is None:
+            raise self.revert_error()
+
+    def still_applied(self) -> list[StillApplied]:
+        """Every action applied (or being applied) and not reverted, in apply order."""
+        out = []
+        for active in self._active:
+            action = self._records[active.fault_id].actions[active.index]
+            out.append(StillApplied(active.fault_id, active.primitive.kind,
+                                    active.primitive.target, action.error or ""))
+        return out
+
+    def revert_error(self) -> RevertError:
+        """What `still_applied()` says, as the error a run ends with."""
+        return RevertError(self.still_applied(), cleanup=cleanup_command(self.run_dir),
+                           deadline_s=self.revert_deadline_s or 0.0)
 
     # -- public --------------------------------------------------------------------
 
@@ -144,11 +171,13 @@ class FaultSession:
                     index = self._add_action(fault_id, FaultAction(p.kind, p.target, dict(p.params)))
                     # Invariant: active before acting, so a cancellation mid-apply still reverts.
                     self._active.append(_Active(seq, fault_id, p, index))
+                    began = time.monotonic()
                     await self._executor.apply(p)
                     applied_at = time.time()
-                    self._journal.write({"type": "applied", "seq": seq})
+                    self._journal_note({"type": "applied", "seq": seq})  # replay needs only `apply`
                     self._primitives_applied += 1
-                    self._update_action(fault_id, index, applied_at=applied_at)
+                    self._update_action(fault_id, index, applied_at=applied_at,
+                                        apply_s=round(time.monotonic() - began, 4))
         except ChaosError as exc:
             self._set(fault_id, error=str(exc))
             await self._revert_fault(fault_id)
@@ -170,8 +199,8 @@ class FaultSession:
         if fault_id not in self._records:
             raise FaultError(fault_id, "revert", "no such fault in this session")
         record = await self._revert_fault(fault_id)
-        if record.error and any(a.error for a in record.actions):
-            raise FaultError(fault_id, "revert", record.error)
+        if any(a.fault_id == fault_id for a in self._active):
+            raise FaultError(fault_id, "revert", record.error or "not reverted")
         return record
 
     def records(self) -> list[FaultRecord]:
@@ -191,25 +220,33 @@ class FaultSession:
         with anyio.CancelScope(shield=True):
             errors: list[str] = []
             for active in reversed([a for a in self._active if a.fault_id == fault_id]):
+                if active.deadline is None and self.revert_deadline_s is not None:
+                    active.deadline = time.monotonic() + self.revert_deadline_s
+                began = time.monotonic()
                 try:
-                    method = await revert_primitive(self._executor, active.primitive,
-                                                    attempts=self._revert_attempts,
-                                                    timeout_s=self._revert_timeout_s)
+                    outcome = await revert_with_outcome(
+                        self._executor, active.primitive, attempts=self._revert_attempts,
+                        timeout_s=self._revert_timeout_s, deadline=active.deadline)
                 except FaultError as exc:
                     self._revert_failures += 1
                     errors.append(str(exc))
-                    self._update_action(fault_id, active.index, error=str(exc))
-                    if self._journal is not None:
-                        self._journal.write({"type": "revert_failed", "seq": active.seq,
-                                             "error": str(exc)})
+                    previous = self._records[fault_id].actions[active.index]
+                    self._update_action(fault_id, active.index, error=str(exc),
+                                        revert_s=round((previous.revert_s or 0.0)
+                                                       + time.monotonic() - began, 4))
+                    self._journal_note({"type": "revert_failed", "seq": active.seq,
+                                        "error": str(exc)})
                     continue
                 reverted_at = time.time()
                 self._active.remove(active)
-                self._reverted[method] += 1
-                if self._journal is not None:
-                    self._journal.write({"type": "reverted", "seq": active.seq, "method": method})
+                self._reverted[outcome.method] += 1
+                self._journal_note({"type": "reverted", "seq": active.seq,
+                                    "method": outcome.method})
+                previous = self._records[fault_id].actions[active.index]
                 self._update_action(fault_id, active.index, reverted_at=reverted_at,
-                                    revert_method=method)
+                                    revert_method=outcome.method,
+                                    revert_s=round((previous.revert_s or 0.0) + outcome.seconds, 4),
+                                    revert_attempts=previous.revert_attempts + outcome.attempts)
             record = self._records[fault_id]
             if not any(a.fault_id == fault_id for a in self._active):
                 done = [a.reverted_at for a in record.actions if a.reverted_at is not None]
@@ -217,6 +254,16 @@ class FaultSession:
             if errors:
                 self._set(fault_id, error="; ".join(errors))
         return self._records[fault_id]
+
+    def _journal_note(self, entry: dict[str, object]) -> None:
+        """Journal what a revert did. A full or failing disk must not stop the reverts: the
+        line is lost (the entry stays open, and replaying an undo that is done is harmless)."""
+        if self._journal is None:
+            return
+        try:
+            self._journal.write(entry)
+        except OSError as exc:
+            self.journal_errors.append(f"{self.journal_path}: {exc.strerror or exc}")
 
     def _add_action(self, fault_id: str, action: FaultAction) -> int:
         record = self._records[fault_id]
