@@ -42,4 +42,7 @@ for _module in (spec_cmds, testbed_cmds, fault_cmds, slo_cmds, run_cmds, release
 
 
 def main() -> None:
+    from chaos.console import install_redacting_streams
+
+    install_redacting_streams()  # every line printed from here on has its secrets redacted
     app()

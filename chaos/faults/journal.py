@@ -3,6 +3,10 @@
 Lines: `header` (run id, targets), `apply` (seq, fault id, primitive with its undo data),
 `applied` (verified), `reverted` (method), `revert_failed` (error), `closed` (clean end).
 An `apply` without a later `reverted` is open: `replay_journal` undoes it.
+
+Secrets never reach the file: a value that came from `${VAR}` is written as `${VAR}` again
+(chaos.redact), and `read_journal` / `open_entries` resolve it from the environment of the
+process that replays, as the run did.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaos.errors import FaultError
+from chaos.errors import FaultError, SpecError
 from chaos.faults.primitives import Primitive, Targets
+from chaos.redact import SECRETS
 
 JOURNAL_NAME = "faults.journal.jsonl"
 
@@ -57,7 +62,7 @@ class Journal:
     def write(self, entry: dict[str, Any]) -> None:
         if self._fd is None:
             raise FaultError(str(self.path), "journal write", "journal is closed")
-        line = json.dumps({**entry, "t": time.time()}, separators=(",", ":")) + "\n"
+        line = json.dumps({**SECRETS.for_journal(entry), "t": time.time()}, separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode())
         os.fsync(self._fd)
 
@@ -92,20 +97,43 @@ def read_journal(path: Path) -> tuple[Targets, str, list[dict[str, Any]]]:
     if not entries or entries[0].get("type") != "header":
         raise FaultError(str(path), "journal read", "no header line")
     header = entries[0]
-    return Targets.from_json(header.get("targets") or {}), str(header.get("run_id", "")), entries
+    targets = _resolved(header.get("targets") or {}, path, "header")
+    return Targets.from_json(targets), str(header.get("run_id", "")), entries
 
 
-def open_entries(entries: list[dict[str, Any]]) -> list[OpenEntry]:
-    """Applies without a `reverted` line, in apply order."""
-    applies: dict[int, OpenEntry] = {}
+def open_entries(entries: list[dict[str, Any]], path: Path | None = None) -> list[OpenEntry]:
+    """Applies without a `reverted` line, in apply order, `${VAR}` resolved (FaultError
+    naming the variable when it is not set)."""
+    applies: dict[int, dict[str, Any]] = {}
     for entry in entries:
         if entry.get("type") == "apply":
-            seq = int(entry["seq"])
-            applies[seq] = OpenEntry(seq, str(entry.get("fault_id", "")),
-                                     Primitive.from_json(entry["primitive"]))
+            applies[int(entry["seq"])] = entry
         elif entry.get("type") == "reverted":
             applies.pop(int(entry["seq"]), None)
-    return [applies[s] for s in sorted(applies)]
+    return [OpenEntry(seq, str(applies[seq].get("fault_id", "")),
+                      Primitive.from_json(_resolved(applies[seq]["primitive"], path, f"seq {seq}")))
+            for seq in sorted(applies)]
+
+
+def _resolved(value: Any, path: Path | None, where: str) -> Any:
+    """`value` with the `${VAR}` forms the journal stores resolved from this process's
+    environment (registering them as secrets, so whatever reports on them redacts them)."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        from chaos.spec.envvars import expand_env  # lazily: the watchdog must start fast
+
+        try:
+            return expand_env(value, where=where)
+        except SpecError as exc:
+            raise FaultError(f"{path or JOURNAL_NAME} ({where})", "journal read",
+                             f"{exc.issues[0].message}; the journal keeps variables unresolved: "
+                             "set it as the run had it, then run `chaos cleanup --run` again") from None
+    if isinstance(value, dict):
+        return {k: _resolved(v, path, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, path, where) for v in value]
+    return value
 
 
 def _fsync_dir(directory: Path) -> None:

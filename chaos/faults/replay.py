@@ -13,6 +13,7 @@ from chaos.faults.process_runtime import process_state
 from chaos.faults.revert import revert_primitive
 from chaos.faults.scenarios import targets_for
 from chaos.faults.toxics import TOXIC_PREFIX
+from chaos.redact import redact_text
 
 if TYPE_CHECKING:
     from chaos.spec.environment import Environment
@@ -28,11 +29,13 @@ async def replay_journal(journal_path: Path, *, timeout_s: float = 20.0) -> list
     """Revert every applied-but-not-reverted primitive (reverse order); returns what was done.
 
     Each revert is journalled, so replaying twice is harmless. Raises FaultError listing the
-    primitives that could not be reverted, after trying all of them.
+    primitives that could not be reverted, after trying all of them. The journal's `${VAR}`
+    are resolved from this process's environment; what is returned or raised is redacted
+    (the watchdog writes it to its log).
     """
     path = journal_path_of(journal_path)
     targets, _run_id, entries = read_journal(path)
-    pending = open_entries(entries)
+    pending = open_entries(entries, path)
     done: list[str] = []
     failures: list[str] = []
     if not pending:
@@ -44,13 +47,14 @@ async def replay_journal(journal_path: Path, *, timeout_s: float = 20.0) -> list
                 try:
                     method = await revert_primitive(executor, entry.primitive, timeout_s=timeout_s)
                 except FaultError as exc:
-                    failures.append(str(exc))
+                    failures.append(redact_text(str(exc)))
                     journal.write({"type": "revert_failed", "seq": entry.seq, "error": str(exc),
                                    "by": f"replay pid {os.getpid()}"})
                     continue
                 journal.write({"type": "reverted", "seq": entry.seq, "method": method,
                                "by": f"replay pid {os.getpid()}"})
-                done.append(f"reverted ({method}) {entry.fault_id}: {entry.primitive.describe()}")
+                done.append(redact_text(f"reverted ({method}) {entry.fault_id}: "
+                                        f"{entry.primitive.describe()}"))
     finally:
         journal.close()
     if failures:

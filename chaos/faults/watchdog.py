@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaos.errors import FaultError
+from chaos.redact import redact_text
 
 RELEASE = b"release\n"
 READY = b"ready\n"
@@ -81,7 +82,7 @@ def _runner_alive(pid: int) -> bool:
 
 def _log(run_dir: Path, message: str) -> None:
     with (run_dir / LOG_NAME).open("a") as fh:
-        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+        fh.write(redact_text(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n"))
 
 
 def main(argv: list[str]) -> int:

@@ -7,8 +7,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-
+from chaos.console import redacting_console
 from chaos.pytest_support.settings import ChaosSettings
 from chaos.run.options import RunOptions, RunResult
 from chaos.spec import Drill, Environment
@@ -47,7 +46,7 @@ def run_drill_for_test(
     # Signals can only be watched from the main thread; elsewhere the default handler raises
     # KeyboardInterrupt inside the loop, which cancels the run and FaultSession still reverts.
     in_main = threading.current_thread() is threading.main_thread()
-    result = run_drill_sync(drill, env, opts, handle_signals=in_main, console=Console(stderr=True))
+    result = run_drill_sync(drill, env, opts, handle_signals=in_main, console=redacting_console(stderr=True))
     if result.state == "interrupted":
         raise KeyboardInterrupt(f"drill {drill.name} interrupted; faults reverted; evidence: {result.bundle}")
     return result

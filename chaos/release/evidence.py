@@ -4,7 +4,6 @@ and its re-rendering from the stored evidence (`chaos report` on a release bundl
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from chaos import __version__
 from chaos.errors import EvidenceError
 from chaos.recording import Recording
 from chaos.release.checklist import ChangeClass, ReleaseResult
-from chaos.report.bundle import bundle_dir_name
+from chaos.report.bundle import bundle_dir_name, write_json_atomic, write_text_atomic
 from chaos.report.evidence import Evidence, evidence_meta
 from chaos.report.junit import render_junit
 from chaos.report.manifest import write_manifest
@@ -94,8 +93,8 @@ def write_release_bundle(evidence_dir: Path, result: ReleaseResult, evidence: Ev
         path = evidence_dir / f"{base}.{n}"
     path.mkdir()
     for name, text in render_release_files(result, evidence).items():
-        (path / name).write_text(text, encoding="utf-8")
-    (path / "evidence.json").write_text(json.dumps(evidence.to_json(), indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(path / name, text)  # secrets redacted on the way out
+    write_json_atomic(path / "evidence.json", evidence.to_json(), indent=1)
     write_manifest(path)
     return path
 
@@ -156,6 +155,6 @@ def rerender_release_bundle(path: Path, *, out: Path | None = None) -> Rerendere
         if out.resolve() != path.resolve():
             shutil.copyfile(path / "evidence.json", out / "evidence.json")
         for name, text in files.items():
-            (out / name).write_text(text, encoding="utf-8")
+            write_text_atomic(out / name, text)
         write_manifest(out)
     return RerenderedRelease(evidence, result, differs, out)

@@ -9,10 +9,15 @@ Layout of `runs/<UTC time>-<drill>/`:
   `events.jsonl`: appended and flushed as the run produces them, so a killed run still
   leaves a readable (incomplete) bundle;
 - at the end: `evidence.json`, `summary.md`, `report.html`, `junit.xml`, `manifest.sha256`.
+
+Every text file of a bundle is written through `write_text_atomic`, `write_json_atomic` or
+`BundleWriter` (the journal through chaos.faults.journal): each redacts the run's secrets
+(chaos.redact) on the way out, so no writer has to remember to.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -31,6 +36,7 @@ from chaos.recording import (
     Sample,
     _to_jsonable,
 )
+from chaos.redact import redact_text, redact_value
 
 RunState = Literal["running", "complete", "aborted", "interrupted", "error"]
 
@@ -43,10 +49,28 @@ def bundle_dir_name(drill_name: str, started_at: float) -> str:
     return f"{stamp}-{safe}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text`, its secrets redacted, to `path` through a `.tmp` file and a rename; a
+    failed write (OSError) leaves no `.tmp` file behind."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(redact_text(text), encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, data: Any, *, indent: int = 2) -> None:
+    """Write `data` as JSON, every string (keys too) redacted, like `write_text_atomic`."""
+    text = json.dumps(redact_value(_to_jsonable(data)), indent=indent, sort_keys=False) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")  # redacted above, value by value
+        tmp.replace(path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +128,7 @@ class BundleWriter:
         if f is None:
             f = (self.path / f"{stream}.jsonl").open("a", encoding="utf-8")
             self._files[stream] = f
-        f.write(json.dumps(_to_jsonable(value), separators=(",", ":")) + "\n")
+        f.write(json.dumps(redact_value(_to_jsonable(value)), separators=(",", ":")) + "\n")
         # Flushed per line: a SIGKILLed runner still leaves every line in the OS cache.
         f.flush()
         self._lines[stream] += 1

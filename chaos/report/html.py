@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from chaos.report.bundle import write_text_atomic
 from chaos.report.charts import Panel, build_panels
 from chaos.report.evidence import Evidence
 from chaos.report.facts import RunFacts, run_facts
@@ -185,7 +186,5 @@ def write_html(bundle_dir: Path, evidence: Evidence) -> list[Path]:
         tmp = asset.with_name(asset.name + ".tmp")
         tmp.write_bytes(code)
         tmp.replace(asset)
-    tmp = page.with_name(page.name + ".tmp")
-    tmp.write_text(render_html(evidence), encoding="utf-8")
-    tmp.replace(page)
+    write_text_atomic(page, render_html(evidence))  # secrets redacted on the way out
     return [page, asset]

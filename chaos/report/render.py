@@ -8,9 +8,9 @@ so every file of the bundle, junit.xml included, is covered.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from chaos.report.bundle import write_json_atomic, write_text_atomic
 from chaos.report.evidence import Evidence
 from chaos.report.html import PLOTLY_ASSET, write_html
 from chaos.report.junit import InconclusiveAs, render_junit
@@ -28,9 +28,7 @@ FINAL_FILES = ("evidence.json", "summary.md", "report.html", PLOTLY_ASSET, JUNIT
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text)  # secrets redacted; no `.tmp` left when it fails
 
 
 def write_final_files(bundle_dir: Path, evidence: Evidence, *,
@@ -41,7 +39,7 @@ def write_final_files(bundle_dir: Path, evidence: Evidence, *,
     bundle_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(bundle_dir / "summary.md", render_summary(evidence))
     write_html(bundle_dir, evidence)
-    _write_atomic(bundle_dir / "evidence.json", json.dumps(evidence.to_json(), indent=1) + "\n")
+    write_json_atomic(bundle_dir / "evidence.json", evidence.to_json(), indent=1)
     write_manifest(bundle_dir, exclude={JUNIT})
     check = check_manifest(bundle_dir)
     _write_atomic(bundle_dir / JUNIT, render_junit(evidence, inconclusive=junit_inconclusive, manifest=check))

@@ -280,6 +280,15 @@ class Dashboards(SpecModel):
     grafana: Grafana | None = None
 
 
+class SecretNames(SpecModel):
+    """Query parameters and headers whose values are secrets, wherever they appear: redacted
+    by value from evidence, logs and output (besides every `${VAR}` value, the auth token,
+    URL userinfo, and names such as `token`, `sig` or `authorization`)."""
+
+    query_params: tuple[str, ...] = ()
+    headers: tuple[HeaderName, ...] = ()
+
+
 class Environment(SpecModel):
     """Where a drill runs and how its faults reach the system."""
 
@@ -296,3 +305,4 @@ class Environment(SpecModel):
     logs: Logs | None = None
     release: Release | None = None
     guardrails: Guardrails = Guardrails()
+    secrets: SecretNames = SecretNames()

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 
 from chaos.errors import SpecError, SpecIssue
+from chaos.redact import register_variable
 
 
 def expand_env(value: str, environ: Mapping[str, str] = os.environ, *, where: str = "") -> str:
@@ -13,6 +14,8 @@ def expand_env(value: str, environ: Mapping[str, str] = os.environ, *, where: st
 
     A variable that is unset (or empty, for the `:-` form) without a default raises a
     SpecError naming the variable and, if given, `where` (e.g. "environments/x.yaml").
+    A value read from the process environment becomes a known secret (chaos.redact), so
+    whatever it ends up in is redacted when written or printed.
     """
     out: list[str] = []
     i = 0
@@ -32,6 +35,8 @@ def expand_env(value: str, environ: Mapping[str, str] = os.environ, *, where: st
         ):
             raise _error(where, f"'${{{body}}}' does not name an environment variable")
         resolved = environ.get(name)
+        if resolved and environ is os.environ:  # a default is written in the file: no secret
+            register_variable(name, resolved)
         if sep and not resolved:
             resolved = expand_env(default, environ, where=where)
         if resolved is None:

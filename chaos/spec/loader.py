@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from chaos.errors import SpecError, SpecIssue
+from chaos.redact import register_environment
 from chaos.spec.checks import (
     Problem,
     drill_environment_problems,
@@ -185,6 +186,7 @@ def parse_environment(text: str, *, path: str = "<environment>", allow_productio
         document = parse_document(text, path)
         env = _validate(document, Environment)
         _Located().add(document, environment_problems(env, allow_production=allow_production)).raise_any()
+        register_environment(env)  # its secrets are redacted from everything written or printed
         return env
 
     return _guarded(path, build)
