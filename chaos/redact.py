@@ -245,6 +245,10 @@ def register_environment(env: Environment) -> None:
     fields = list(environment_fields(env))
     fields += [(("topology", "regions", r, "health_url"), region.health_url, "url")
                for r, region in env.topology.regions.items() if region.health_url is not None]
+    grafana = env.dashboards.grafana if env.dashboards is not None else None
+    if grafana is not None:
+        fields += [(("dashboards", "grafana", "url"), grafana.url, "url"),
+                   (("dashboards", "grafana", "token"), grafana.token, "header")]
     for loc, written, shape in fields:
         try:
             value = expand_env(written, where=".".join(map(str, loc)))

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from chaos.errors import ChaosError
+from chaos.redact import redact_text, redact_value
 
 TIMEOUT_S = 3.0  # a slow Grafana must not hold up the drill's own bookkeeping
 
@@ -85,7 +86,7 @@ class GrafanaAnnotator:
             self._client = httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False)
         try:
             response = await self._client.request(
-                method, url, json=body, headers={"Authorization": f"Bearer {self._token}",
+                method, url, json=redact_value(body), headers={"Authorization": f"Bearer {self._token}",
                                                  "Accept": "application/json"})
         except httpx.HTTPError as exc:
             self._failed += 1
@@ -107,4 +108,4 @@ class GrafanaAnnotator:
 
     def _clean(self, text: str) -> str:
         """By value: whatever a server echoes, the token does not leave in an error."""
-        return text.replace(self._token, "<redacted>") if len(self._token) >= 4 else text
+        return redact_text(text.replace(self._token, "<redacted>") if len(self._token) >= 4 else text)

@@ -192,6 +192,7 @@ topology:
 metrics:
   scrape: ["http://127.0.0.1:5/metrics?region=eu-west"]
   headers: {Authorization: "Bearer Mh-bearer-7Ty"}
+dashboards: {grafana: {url: "http://127.0.0.1:6", token: Gf-token-5Zpw}}
 secrets: {query_params: [key2], headers: [X-Tenant-Key]}
 """
 
@@ -200,8 +201,9 @@ def test_an_environment_registers_its_tokens_headers_query_secrets_and_passwords
     env = parse_environment(_ENV)
     assert env.secrets.query_params == ("key2",)
     text = ("Lit-token-3Hq-s1 Hdr-secret-6Wd Tp-pass-2Lm Qp-secret-1Vb Hu-sig-4Nc "
-            "Bearer Mh-bearer-7Ty trace-plain-value eu-west")
+            "Bearer Mh-bearer-7Ty trace-plain-value eu-west Gf-token-5Zpw")
     assert redact_value({"t": text}) == {"t": (
         "<redacted:target.auth.token>s1 <redacted:target.headers.x-tenant-key> "
         "<redacted:toxiproxy.api> <redacted:key2> <redacted:sig> "
-        "<redacted:metrics.headers.Authorization> trace-plain-value eu-west")}
+        "<redacted:metrics.headers.Authorization> trace-plain-value eu-west "
+        "<redacted:dashboards.grafana.token>")}
