@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from chaos.redact import redact_text
 from chaos.run.options import RunResult
 from chaos.slo.verdict import Criterion, Verdict
 
@@ -75,11 +76,11 @@ def junit_properties(result: RunResult) -> list[tuple[str, object]]:
 def decide(name: str, result: RunResult, *, allow_inconclusive: bool) -> None:
     """Raise the test outcome of a finished run (nothing for a PASS of a complete run): a
     failure whose report is `summary_text`, or a skip for an allowed INCONCLUSIVE."""
-    text = summary_text(name, result)
+    text = redact_text(summary_text(name, result))  # pytest prints it and JUnit keeps it
     if result.verdict is Verdict.PASS and result.state == "complete":
         return
     if result.verdict is Verdict.INCONCLUSIVE and result.state == "complete" and allow_inconclusive:
         undecided = [c for c in criteria_of(result) if c.verdict is Verdict.INCONCLUSIVE]
         why = "; ".join(f"{c.id}: {c.reason}" for c in undecided[:3]) or result.reason
-        pytest.skip(f"drill {name} INCONCLUSIVE: {why} (evidence: {result.bundle})")
+        pytest.skip(redact_text(f"drill {name} INCONCLUSIVE: {why} (evidence: {result.bundle})"))
     pytest.fail(text, pytrace=False)  # the report is the table, not a traceback

@@ -71,3 +71,16 @@ raise RuntimeError("boom http://user:pw@host/x " + {SECRET!r})
 def test_a_redacting_console_for_callers_outside_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     redacting_console(stderr=True, width=200).print(f"live: sig={SECRET}")
     assert capsys.readouterr().err == "live: sig=<redacted:CHAOS_TEST_STREAM_KEY>\n"
+
+
+def test_the_pytest_plugin_reports_a_run_redacted() -> None:
+    """A drill's pytest failure text (shown by pytest, kept in JUnit) carries no secret."""
+    from chaos.errors import ExitCode
+    from chaos.pytest_support.outcome import decide
+    from chaos.run.options import RunResult
+
+    result = RunResult(None, ExitCode.INFRASTRUCTURE, None, state="preflight_failed",
+                       reason=f"Toxiproxy API http://chaos:pw@h:1/?sig={SECRET} not reachable")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        decide("d", result, allow_inconclusive=False)
+    assert "reason: Toxiproxy API http://***@h:1/?sig=<redacted:CHAOS_TEST_STREAM_KEY>" in str(failed.value)
