@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Any, TextIO, cast
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from chaos.redact import redact_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class RedactingStream(io.TextIOBase):
@@ -64,5 +65,7 @@ def install_redacting_streams() -> None:
 def redacting_console(*, stderr: bool = False, **options: Any) -> Console:
     """A rich Console on this process's stdout or stderr that redacts what it prints, for
     callers outside the CLI (the pytest plugin), whose streams are not wrapped."""
+    from rich.console import Console  # not for load workers, which only need the streams
+
     stream = RedactingStream(sys.stderr if stderr else sys.stdout)
     return Console(file=cast(TextIO, stream), **options)  # a TextIOBase, typed as one by typeshed

@@ -266,6 +266,16 @@ def register_environment(env: Environment) -> None:
                 SECRETS.add(piece, label)
 
 
+def register_request(token_template: str, headers: Iterable[tuple[str, str]]) -> None:
+    """What a load worker process sends that is secret (it has no environment file): the
+    token and every header named secret."""
+    for piece in (token_template, *token_template.split("{subject}")):
+        SECRETS.add(piece, "target.auth.token")
+    for name, value in headers:
+        if _SECRET_NAME.search(name):
+            SECRETS.add(value, f"target.headers.{name}")
+
+
 def _label(written: str, where: str) -> str:
     """A secret's name in output: the variable it came from, else the field."""
     found = re.search(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", written)

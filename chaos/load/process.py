@@ -16,11 +16,13 @@ import sys
 import time
 from typing import Any
 
+from chaos.console import install_redacting_streams
 from chaos.errors import ChaosError
 from chaos.gcpacing import GCPacing
 from chaos.load.channel import FrameReader, frame
 from chaos.load.worker import StopSignal, WorkerShare, run
 from chaos.recording import LoadWindow
+from chaos.redact import register_request
 
 DRAIN_TIMEOUT_S = 5.0
 
@@ -112,6 +114,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=int(argv[0]))
     share = _read_share(sock)
+    register_request(share.config.token_template, share.config.headers)
+    install_redacting_streams()  # a traceback on stderr carries no token
     import uvloop
 
     try:

@@ -15,6 +15,7 @@ from chaos.redact import (
     Redactor,
     redact_text,
     redact_value,
+    register_request,
     register_url,
     register_variable,
     worth_hiding,
@@ -207,3 +208,9 @@ def test_an_environment_registers_its_tokens_headers_query_secrets_and_passwords
         "<redacted:toxiproxy.api> <redacted:key2> <redacted:sig> "
         "<redacted:metrics.headers.Authorization> trace-plain-value eu-west "
         "<redacted:dashboards.grafana.token>")}
+
+
+def test_a_load_worker_knows_its_token_and_secret_headers() -> None:
+    register_request("Wk-tok-4Rq-{subject}", [("x-api-key", "Wk-key-8Lm"), ("x-trace", "Wk-trace-1")])
+    assert redact_text("Bearer Wk-tok-4Rq-s3 Wk-key-8Lm Wk-trace-1") == (
+        "Bearer <redacted:target.auth.token>s3 <redacted:target.headers.x-api-key> Wk-trace-1")
