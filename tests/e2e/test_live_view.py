@@ -58,8 +58,9 @@ def test_live_view_on_a_terminal_shows_the_run_and_ends_with_the_verdict(
     assert b"\x1b[" in out  # a terminal gets colours and cursor moves, not plain lines
     assert "phase baseline" in text, text[-3000:]
     assert re.search(r"\d+/\d+ s, \d+ s remaining", text), text[-3000:]
-    for label in ("req/s", "p95 first token", "faults:", "circuit:", "queue age:",
+    for label in ("req/s", "complete", "server failures", "p95 first token", "faults:", "circuit:",
+                  "queue age:",
                   "active region:", "driver: lag p99"):
         assert label in text, (label, text[-3000:])
     assert "phase=" not in text  # the plain CI line is for non-terminals only
-    assert "verdict:" in text, text[-3000:]
+    assert re.search(r"(PASS|INCONCLUSIVE): exit [03] \(", text), text[-3000:]  # the verdict line
