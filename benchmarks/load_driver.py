@@ -2,17 +2,39 @@
 the long streams one worker core holds with loop-lag p99 <= 10 ms.
 
     python benchmarks/load_driver.py [--seconds 5] [--connections 64] [--streams 1000,2500,5000]
+                                     [--server auto|go|python] [--stages short,long] [--repeat 1]
 
 Every tool hits the same local SSE test server in its own process: the Go one
 (benchmarks/sse_server_go, built with `go build` on first use) when `go` is on PATH, else
-the Python one (tests/load/sse_server.py); the first line says which. Short responses
-have 5 events, one flushed chunk each. Client CPU is measured from the tool's process
-rusage (user + sys), so the figures compare clients, not the server. Missing tools are
-named and skipped. On a shared machine the figures are noisy: run it when the machine is
-quiet. The long-stream stage also reports the server's own first-event lateness, so the
+the Python one (tests/load/sse_server.py); the first line says which. Both send the same
+bytes for the same query (benchmarks/sse_server_parity.py checks it).
+
+Short responses: every tool POSTs the same OpenAI chat request (the body
+`OpenAIProfile(model="bench")` builds) to the same URL, `events=5&format=openai`: a role
+chunk with the first of 5 content chunks, then a finish chunk, a usage chunk and
+`data: [DONE]`, one flushed HTTP chunk per event (1,393 bytes with the head). The chaos
+driver reads every stream through its openai profile (SSE decoding, a JSON parse per
+chunk, the completion rule); the other tools only read the bytes. A second driver line
+reads the testbed dialect (`CustomProfile()`, `events=5`: 5 `data: {"token": ...}` events
+and `data: [DONE]`), so the cost of OpenAI parsing shows. Every driver request must be
+classified complete (a stream without [DONE] is truncated): a loud WARNING says when not.
+Client CPU is measured from the tool's process rusage (user + sys), so the figures compare
+clients, not the server; the driver's is its worker's own CPU over its windows. Missing
+tools are named and skipped. On a shared machine the figures are noisy: run it when the
+machine is quiet, with --repeat 3 or more (medians and ranges at the end; each ratio is
+taken within its run). The long-stream stage (openai
+format and profile too) also reports the server's own first-event lateness, so the
 client's error can be told apart from the server's.
 Targets (issue 10): >= hey, >= 3x k6, >= 5x Locust, within 3x of wrk; 5,000 streams of
 10 events/s per worker core with first-event error p99 <= 5 ms.
+
+The peer tools are installed by hand (not by scripts/setup.sh or CI), e.g. as root:
+
+    go install github.com/rakyll/hey@latest       # into ~/go/bin, which the script also looks in
+    go install go.k6.io/k6@latest                 # a few minutes to build; ~/go/bin too
+    apt-get update && apt-get install -y wrk
+    python -m venv /opt/locust-venv && /opt/locust-venv/bin/pip install locust \
+        && ln -sf /opt/locust-venv/bin/locust /usr/local/bin/locust   # its own venv: gevent & co.
 """
 
 from __future__ import annotations
@@ -22,12 +44,14 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 from hdrh.histogram import HdrHistogram
@@ -38,10 +62,21 @@ sys.path.insert(0, str(ROOT))
 from sse_servers import SSEServer, start_server  # noqa: E402  # benchmarks/ is the script's directory
 
 from chaos.load import LoadConfig, LoadController  # noqa: E402  # after the path set-up
+from chaos.load.statistics import LoadSummary  # noqa: E402
+from chaos.protocols import CustomProfile, OpenAIProfile, Profile  # noqa: E402
 from chaos.recording import LoadWindow  # noqa: E402
 
-SHORT_QUERY = "events=5"
-BODY = '{"message": "hi"}'
+OPENAI = OpenAIProfile(model="bench")
+OPENAI_PATH = "/v1/chat/completions"
+SHORT_EVENTS = 5
+SHORT_QUERY = f"events={SHORT_EVENTS}&format=openai"  # what every tool hits
+TESTBED = CustomProfile()  # the testbed dialect, for the driver's second line
+TESTBED_PATH = "/api/chat"
+TESTBED_QUERY = f"events={SHORT_EVENTS}"  # 5 `data: {"token": ...}` events, then `data: [DONE]`
+MESSAGE = "hi"
+# Every tool sends the driver's own OpenAI request body (no single quote in it: it goes
+# into Lua, JavaScript and Python string literals below).
+BODY = OPENAI.request(MESSAGE, "s0", None).body.decode()
 
 
 @dataclass(frozen=True)
@@ -66,14 +101,49 @@ def measured(tool: str, run: Callable[[], int]) -> Figure:
     return Figure(tool, requests, children_cpu_s() - before)
 
 
-def run_driver(url: str, seconds: float, connections: int) -> Figure:
+def run_driver(label: str, url: str, protocol: Profile, seconds: float, connections: int,
+               events_per_request: int) -> Figure:
     """The driver's CPU is its worker's own measurement over its windows (the interpreter's
-    start-up, ~0.3 CPU-s of imports, is left out as a native tool has none)."""
-    config = LoadConfig(url=url, streams=connections, hold_s=seconds, graceful_s=2.0, workers=1)
+    start-up, ~0.3 CPU-s of imports, is left out as a native tool has none). Only complete
+    streams count; `check_complete` warns unless every request was one."""
+    config = LoadConfig(url=url, streams=connections, hold_s=seconds, graceful_s=2.0, workers=1,
+                        protocol=protocol, message=MESSAGE)
     windows: list[LoadWindow] = []
     summary = anyio.run(LoadController(config, windows.append, startup_s=1.0).run)
     cpu_s = sum(w.cpu_percent / 100.0 * (w.end - w.start) for w in windows)
-    return Figure("chaos driver", summary.counts["2xx"], cpu_s)
+    print("\n".join(check_complete(label, summary, windows, events_per_request, SHORT_EVENTS)))
+    return Figure(label, summary.counts["2xx"], cpu_s)
+
+
+def check_complete(label: str, summary: LoadSummary, windows: list[LoadWindow],
+                   events_per_request: int | None, tokens_per_request: int | None) -> list[str]:
+    """Lines that say how the driver classified its requests, and a loud WARNING unless every
+    recorded request was a complete stream with the events (and output tokens) the server
+    sent: a benchmark of truncated or malformed streams measures nothing. Never raises."""
+    complete = summary.counts.get("2xx", 0)
+    other = {cls: n for cls, n in summary.counts.items() if cls != "2xx" and n}
+    events = sum(w.events for w in windows)
+    tokens = sum(w.output_tokens for w in windows)
+    sources = {k: sum(w.token_sources.get(k, 0) for w in windows) for k in ("usage", "chunks")}
+    per = max(complete, 1)
+    lines = [f"{label}: {complete:,} of {summary.requests_recorded:,} recorded requests complete"
+          f" ({summary.cancelled} cancelled at the end); {events / per:.2f} events and"
+          f" {tokens / per:.2f} output tokens per request, token counts from usage {sources['usage']:,},"
+          f" from chunks {sources['chunks']:,}"]
+    problems: list[str] = []
+    if complete == 0:
+        problems.append("no request completed")
+    if other:
+        codes = ", ".join(f"{k}: {v}" for k, v in sorted(summary.error_codes.items())) or "none"
+        problems.append(f"not complete: {other} (codes: {codes})")
+    if complete and complete == summary.requests_recorded and events_per_request is not None \
+            and events != events_per_request * complete:
+        problems.append(f"{events / per:.2f} events per request, expected {events_per_request}")
+    if complete and tokens_per_request is not None and tokens != tokens_per_request * complete:
+        problems.append(f"{tokens / per:.2f} output tokens per request, expected {tokens_per_request}")
+    lines.extend(f"!!! WARNING: {label}: {problem}: these figures do not measure complete streams !!!"
+                 for problem in problems)
+    return lines
 
 
 def run_wrk(url: str, seconds: float, connections: int) -> int:
@@ -95,12 +165,13 @@ def run_hey(binary: str, url: str, seconds: float, connections: int) -> int:
 
 
 def run_locust(url: str, seconds: float, connections: int) -> int:
-    host, _, path = url.partition("/api/")
+    parts = urlsplit(url)
+    host, path = f"{parts.scheme}://{parts.netloc}", f"{parts.path}?{parts.query}"
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(
             "from locust import task\nfrom locust.contrib.fasthttp import FastHttpUser\n"
             "class U(FastHttpUser):\n    @task\n    def chat(self):\n"
-            f"        self.client.post('/api/{path}', data='{BODY}', headers={{'Content-Type': 'application/json'}})\n"
+            f"        self.client.post('{path}', data='{BODY}', headers={{'Content-Type': 'application/json'}})\n"
         )
     out = subprocess.run(["locust", "-f", f.name, "--headless", "-u", str(connections), "-r", str(connections),
                           "-t", f"{int(seconds)}s", "--host", host, "--only-summary"],
@@ -110,11 +181,11 @@ def run_locust(url: str, seconds: float, connections: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-def run_k6(url: str, seconds: float, connections: int) -> int:
+def run_k6(binary: str, url: str, seconds: float, connections: int) -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False) as f:
         f.write("import http from 'k6/http';\nexport default function () {\n"
                 f"  http.post('{url}', '{BODY}', {{headers: {{'Content-Type': 'application/json'}}}});\n}}\n")
-    out = subprocess.run(["k6", "run", "--vus", str(connections), "--duration", f"{int(seconds)}s", f.name],
+    out = subprocess.run([binary, "run", "--vus", str(connections), "--duration", f"{int(seconds)}s", f.name],
                          capture_output=True, text=True).stdout
     os.unlink(f.name)
     match = re.search(r"http_reqs\.*:\s+(\d+)", out)
@@ -128,9 +199,11 @@ class StreamFigures:
     cpu_percent: float  # the worst steady window's CPU, % of one core
     server_late_p99_ms: float  # how late the server wrote first events (p99), same period
     server_late_max_ms: float
+    checks: list[str]  # how the driver classified the run's requests (check_complete)
 
 
-LONG_QUERY = "first_ms=200&events=50&interval_ms=100"
+LONG_EVENTS = 50
+LONG_QUERY = f"first_ms=200&events={LONG_EVENTS}&interval_ms=100&format=openai"
 LONG_STREAM_S = 0.2 + 49 * 0.1  # one long stream's duration
 
 
@@ -142,38 +215,44 @@ def long_streams(server: SSEServer, streams: int, seconds: float) -> StreamFigur
     event: the steady windows are those after the ramp-up, +1 s, + one stream, so that no
     request measured there started during the ramp-up (connection set-up, heavier work);
     the hold is extended by as much. The server's lateness is counted over the same span."""
-    url = server.url(LONG_QUERY)
+    url = server.url(LONG_QUERY, OPENAI_PATH)
     ramp = max(2.0, streams / 1000)
     startup_s = 1.5
     settle_s = ramp + 1.0 + LONG_STREAM_S
     config = LoadConfig(url=url, streams=streams, ramp_up_s=ramp, hold_s=seconds + 1.0 + LONG_STREAM_S,
-                        graceful_s=1.0, workers=1)
+                        graceful_s=1.0, workers=1, protocol=OPENAI, message=MESSAGE)
     windows: list[LoadWindow] = []
 
-    async def run() -> None:
+    async def run() -> LoadSummary:
         async def reset_server_stats_at_steady_state() -> None:
             await anyio.sleep(startup_s + ramp + 1.0)  # first events of the measured requests
             await anyio.to_thread.run_sync(lambda: server.stats(reset=True))
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(reset_server_stats_at_steady_state)
-            await LoadController(config, windows.append, startup_s=startup_s).run()
+            return await LoadController(config, windows.append, startup_s=startup_s).run()
+        raise AssertionError("unreachable")  # the task group returns or raises
 
-    anyio.run(run)
+    summary = anyio.run(run)
+    # Events are counted where a request ends, and the run's end cancels streams part-way:
+    # only the output tokens per complete stream are checked exactly.
+    checks = check_complete(f"{streams} long streams", summary, windows, None, LONG_EVENTS)
     late = server.stats()
     steady = [w for w in windows if w.start >= windows[0].start + settle_s and w.end - w.start >= 0.99]
     hist = HdrHistogram(1, 600_000_000, 3)
     for w in steady:
-        hist.add(HdrHistogram.decode(w.first_token_hist))
+        if w.first_token_hist:  # "" for a window in which no stream completed
+            hist.add(HdrHistogram.decode(w.first_token_hist))
     if not steady or hist.get_total_count() == 0:
         nan = float("nan")
-        return StreamFigures(nan, nan, nan, nan, nan)
+        return StreamFigures(nan, nan, nan, nan, nan, checks)
     return StreamFigures(
         lag_p99_ms=max(w.loop_lag_p99_ms for w in steady),
         error_p99_ms=hist.get_value_at_percentile(99) / 1000 - 200.0,
         cpu_percent=max(w.cpu_percent for w in steady),
         server_late_p99_ms=float(late["first_event_late_p99_ms"]),
         server_late_max_ms=float(late["first_event_late_max_ms"]),
+        checks=checks,
     )
 
 
@@ -185,56 +264,132 @@ def main() -> None:
     parser.add_argument("--server", choices=("auto", "go", "python"), default="auto",
                         help="the SSE test server (auto: Go when `go` is on PATH)")
     parser.add_argument("--stages", default="short,long", help="short, long or both")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the stages this many times, then print medians and ranges")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (shared: figures are noisy)")
     server, line = start_server(args.server)
     print(line)
-    url = server.url(SHORT_QUERY)
+    shorts: list[list[Figure]] = []
+    longs: list[list[tuple[int, StreamFigures]]] = []
     try:
-        if "short" in args.stages:
-            short_stage(url, args.seconds, args.connections)
-        if "long" in args.stages:
-            long_stage(server, args.streams, args.seconds)
+        for run in range(args.repeat):
+            print(f"\n== run {run + 1} of {args.repeat}: machine {os.cpu_count()} cores, load average"
+                  f" {os.getloadavg()[0]:.1f} (shared: figures are noisy)")
+            if "short" in args.stages:
+                shorts.append(short_stage(server, args.seconds, args.connections))
+            if "long" in args.stages:
+                longs.append(long_stage(server, args.streams, args.seconds))
     finally:
         server.stop()
+    if args.repeat > 1:
+        summarize(shorts, longs)
 
 
-def short_stage(url: str, seconds: float, connections: int) -> None:
-    figures = [run_driver(url, seconds, connections)]
+def _spread(values: list[float], fmt: str) -> str:
+    """median (min-max) of `values`, each formatted with `fmt`."""
+    finite = sorted(v for v in values if v == v)
+    if not finite:
+        return "n/a"
+    return f"{format(statistics.median(finite), fmt)} ({format(finite[0], fmt)}-{format(finite[-1], fmt)})"
+
+
+def summarize(shorts: list[list[Figure]], longs: list[list[tuple[int, StreamFigures]]]) -> None:
+    """Medians and ranges over the runs; a ratio is taken within each run (side by side)."""
+    print(f"\n== over {max(len(shorts), len(longs))} runs: median (min-max)")
+    if shorts:
+        print(f"{'tool':<15}{'req/cpu-s':>24}{'us cpu/req':>22}{'driver/tool':>22}{'target':>8}  met in")
+        for i, fig in enumerate(shorts[0]):
+            runs = [figs[i] for figs in shorts if i < len(figs) and figs[i].tool == fig.tool]
+            rates = [f.per_cpu_s for f in runs]
+            ratios = [figs[0].per_cpu_s / figs[i].per_cpu_s if figs[i].per_cpu_s else float("nan")
+                      for figs in shorts if i < len(figs) and figs[i].tool == fig.tool]
+            target = TARGETS.get(fig.tool)
+            met = "" if target is None else f"{sum(r >= target for r in ratios)} of {len(ratios)} runs"
+            goal = "" if target is None else f">= {target:g}"
+            print(f"{fig.tool:<15}{_spread(rates, '.0f'):>24}{_spread([1e6 / r for r in rates if r], '.1f'):>22}"
+                  f"{_spread(ratios, '.2f'):>22}{goal:>8}  {met}")
+    if longs:
+        print(f"{'streams':>8}{'lag p99 ms':>24}{'first-event err p99 ms':>26}{'cpu %':>16}"
+              f"{'server late p99 ms':>24}  held in")
+        for i, (n, _) in enumerate(longs[0]):
+            streams = [figs[i][1] for figs in longs if i < len(figs)]
+            held = sum(f.lag_p99_ms <= 10.0 and f.error_p99_ms <= 5.0 for f in streams)
+            print(f"{n:>8}{_spread([f.lag_p99_ms for f in streams], '.1f'):>24}"
+                  f"{_spread([f.error_p99_ms for f in streams], '.1f'):>26}"
+                  f"{_spread([f.cpu_percent for f in streams], '.0f'):>16}"
+                  f"{_spread([f.server_late_p99_ms for f in streams], '.1f'):>24}  {held} of {len(streams)} runs")
+
+
+# The issue-10 targets: driver req/CPU-s over the tool's, at least.
+TARGETS = {"wrk": 0.33, "hey": 1.0, "locust": 5.0, "k6": 3.0}
+
+
+def short_stage(server: SSEServer, seconds: float, connections: int) -> list[Figure]:
+    url = server.url(SHORT_QUERY, OPENAI_PATH)
+    wire = len(server.raw_response(SHORT_QUERY, OPENAI_PATH, BODY.encode()))
+    testbed_wire = len(server.raw_response(TESTBED_QUERY, TESTBED_PATH))
+    # Events per request: openai role+content, 4 more content, finish, usage, [DONE]; testbed 5 + [DONE].
+    figures = [
+        run_driver("chaos openai", url, OPENAI, seconds, connections, SHORT_EVENTS + 4),
+        run_driver("chaos testbed", server.url(TESTBED_QUERY, TESTBED_PATH), TESTBED, seconds,
+                   connections, SHORT_EVENTS + 1),
+    ]
     tools: list[tuple[str, str | None, Callable[[], int]]] = [
         ("wrk", shutil.which("wrk"), lambda: run_wrk(url, seconds, connections)),
         ("hey", shutil.which("hey") or _go_bin("hey"), lambda: run_hey(
             shutil.which("hey") or _go_bin("hey") or "hey", url, seconds, connections)),
         ("locust", shutil.which("locust"), lambda: run_locust(url, seconds, connections)),
-        ("k6", shutil.which("k6"), lambda: run_k6(url, seconds, connections)),
+        ("k6", shutil.which("k6") or _go_bin("k6"), lambda: run_k6(
+            shutil.which("k6") or _go_bin("k6") or "k6", url, seconds, connections)),
     ]
     for name, binary, run in tools:
         if binary is None:
             print(f"{name}: not installed, skipped")
             continue
         figures.append(measured(name, run))
-    ours = figures[0].per_cpu_s
-    print(f"\nshort SSE responses (5 events), {connections} connections, {seconds:.0f} s each")
-    print(f"{'tool':<14}{'requests':>10}{'cpu s':>8}{'req/cpu-s':>12}{'driver/tool':>13}")
+    ours, testbed = figures[0].per_cpu_s, figures[1].per_cpu_s
+    print(f"\nshort SSE responses ({SHORT_EVENTS} events), {connections} connections, {seconds:.0f} s each;"
+          f" every tool and `chaos openai`: {SHORT_QUERY} ({wire:,} bytes a response),"
+          f" `chaos testbed`: {TESTBED_QUERY} ({testbed_wire:,} bytes)")
+    print(f"{'tool':<15}{'requests':>10}{'cpu s':>8}{'req/cpu-s':>12}{'us cpu/req':>12}"
+          f"{'driver/tool':>13}{'target':>8}  verdict")
     for fig in figures:
         ratio = ours / fig.per_cpu_s if fig.per_cpu_s else float("nan")
-        print(f"{fig.tool:<14}{fig.requests:>10}{fig.cpu_s:>8.2f}{fig.per_cpu_s:>12.0f}{ratio:>13.2f}")
-    print("targets: driver/hey >= 1, driver/k6 >= 3, driver/locust >= 5, driver/wrk >= 0.33")
+        us = 1e6 / fig.per_cpu_s if fig.per_cpu_s else float("nan")
+        target = TARGETS.get(fig.tool)
+        verdict = "" if target is None else ("met" if ratio >= target else "NOT met")
+        goal = "" if target is None else f">= {target:g}"
+        print(f"{fig.tool:<15}{fig.requests:>10}{fig.cpu_s:>8.2f}{fig.per_cpu_s:>12.0f}{us:>12.1f}"
+              f"{ratio:>13.2f}{goal:>8}  {verdict}")
+    if ours and testbed:
+        extra = 1e6 / ours - 1e6 / testbed
+        print(f"openai parsing: {extra:+.1f} us CPU a request over the testbed dialect"
+              f" ({ours / testbed:.2f}x the testbed's req/cpu-s)")
+    print("driver/tool is `chaos openai` req/cpu-s over the tool's;"
+          " targets: driver/hey >= 1, driver/k6 >= 3, driver/locust >= 5, driver/wrk >= 0.33")
+    return figures
 
 
-def long_stage(server: SSEServer, streams: str, seconds: float) -> None:
-    print(f"\nlong streams on one worker (10 events/s each, first after 200 ms), {server.kind} server")
+def long_stage(server: SSEServer, streams: str, seconds: float) -> list[tuple[int, StreamFigures]]:
+    print(f"\nlong streams on one worker (10 events/s each, first after 200 ms, {LONG_QUERY},"
+          f" openai profile), {server.kind} server")
     print(f"{'streams':>8}{'lag p99 ms':>12}{'first-event err p99 ms':>24}{'cpu %':>8}"
           f"{'server late p99/max ms':>25}")
     best = 0
+    checks: list[str] = []
+    results: list[tuple[int, StreamFigures]] = []
     for n in (int(x) for x in streams.split(",")):
         f = long_streams(server, n, seconds)
+        results.append((n, f))
         late = f"{f.server_late_p99_ms:.1f} / {f.server_late_max_ms:.1f}"
         print(f"{n:>8}{f.lag_p99_ms:>12.1f}{f.error_p99_ms:>24.1f}{f.cpu_percent:>8.0f}{late:>25}")
+        checks.extend(f.checks)
         if f.lag_p99_ms <= 10.0 and f.error_p99_ms <= 5.0:
             best = n
+    print("\n".join(checks))
     print(f"largest stream count held with lag p99 <= 10 ms and first-event error p99 <= 5 ms: "
           f"{best} (target 5,000)")
+    return results
 
 
 def _go_bin(name: str) -> str | None:

@@ -1,9 +1,11 @@
 """The benchmarks' SSE test server: the Go one (benchmarks/sse_server_go, built on first use
 into a cache directory) when `go` is on PATH, else the Python one (tests/load/sse_server.py).
 
-Both take first_ms, interval_ms and events in the query and report their own first-event
-lateness at /admin/stats, so a client's first-event error can be told apart from the
-server's. The Go server keeps the server off the interpreter-bound CPU the Python client
+Both take first_ms, interval_ms, events, done (0: no `data: [DONE]` at the end) and
+format (openai: OpenAI chat.completion.chunk events, a finish and a usage chunk) in the
+query, answer the same query with the same bytes (head, chunk framing and body:
+benchmarks/sse_server_parity.py checks it), and report their own first-event lateness at
+/admin/stats, so a client's first-event error can be told apart from the server's. The Go server keeps the server off the interpreter-bound CPU the Python client
 needs; on a small machine the Python server's own lateness at thousands of streams would
 otherwise be charged to the client.
 """
@@ -32,8 +34,12 @@ class SSEServer:
     process: subprocess.Popen[bytes]
     port: int
 
-    def url(self, query: str) -> str:
-        return f"http://127.0.0.1:{self.port}/api/chat?{query}"
+    def url(self, query: str, path: str = "/api/chat") -> str:
+        return f"http://127.0.0.1:{self.port}{path}?{query}"
+
+    def raw_response(self, query: str, path: str = "/api/chat", body: bytes = b"{}") -> bytes:
+        """The exact bytes of one chunked response (head, chunk framing and all) to a POST."""
+        return raw_response(self.port, f"{path}?{query}", body)
 
     def stats(self, *, reset: bool = False) -> dict[str, float]:
         suffix = "?reset=1" if reset else ""
@@ -64,6 +70,22 @@ def go_server_binary() -> tuple[Path | None, str]:
     if done.returncode != 0:
         return None, f"go build failed: {done.stderr.strip()[:300]}"
     return binary, f"built {binary}"
+
+
+def raw_response(port: int, target: str, body: bytes = b"{}", timeout_s: float = 30.0) -> bytes:
+    """POST `target` on a fresh connection and return the response's bytes exactly as they
+    came, up to and including the chunked body's last-chunk marker."""
+    request = (f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as s:
+        s.sendall(request)
+        while b"\r\n0\r\n\r\n" not in data and not data.endswith(b"\r\n\r\n0\r\n\r\n"):
+            piece = s.recv(65536)
+            if not piece:
+                break
+            data += piece
+    return data
 
 
 def free_port() -> int:

@@ -1,8 +1,13 @@
 """Per-request CPU of one load worker, run in this process (no controller), with an optional
 cProfile of its hot path.
 
-    python benchmarks/worker_profile.py [--seconds 5] [--connections 64] [--query events=5]
-                                        [--server auto|go|python] [--profile] [--top 25]
+    python benchmarks/worker_profile.py [--seconds 5] [--connections 64] [--protocol openai|testbed]
+                                        [--query QUERY] [--server auto|go|python] [--profile] [--top 25]
+
+--protocol openai (the default, as in benchmarks/load_driver.py) reads `events=5&format=openai`
+through `OpenAIProfile(model="bench")`; testbed reads `events=5` (the testbed dialect, with
+[DONE]) through `CustomProfile()`. --query replaces the query (keep format=openai with the
+openai profile). A run whose requests are not all complete streams says so loudly.
 
 CPU is this process's rusage (user + sys) over the worker's run, so it is robust to other
 load on the machine; wall-clock rates are not. The server runs in its own process.
@@ -16,6 +21,7 @@ import pstats
 import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import uvloop
@@ -26,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sse_servers import start_server  # noqa: E402  # benchmarks/ is the script's directory
 
 from chaos.load import LoadConfig, StopSignal, WorkerShare, run  # noqa: E402
+from chaos.protocols import CustomProfile, OpenAIProfile  # noqa: E402
 from chaos.recording import LoadWindow  # noqa: E402
 
 
@@ -39,18 +46,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--query", default="events=5")
+    parser.add_argument("--protocol", choices=("openai", "testbed"), default="openai")
+    parser.add_argument("--query", default=None, help="default: events=5&format=openai (openai), "
+                        "events=5 (testbed)")
     parser.add_argument("--ramp-up", type=float, default=0.0)
     parser.add_argument("--server", default="auto", choices=("auto", "go", "python"))
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
+    openai = args.protocol == "openai"
+    protocol = OpenAIProfile(model="bench") if openai else CustomProfile()
+    query = args.query or ("events=5&format=openai" if openai else "events=5")
+    path = "/v1/chat/completions" if openai else "/api/chat"
     server, line = start_server(args.server)
     print(line)
+    print(f"{args.protocol} profile, {path}?{query}")
     try:
         for _ in range(args.repeat):
-            config = LoadConfig(url=server.url(args.query), streams=args.connections,
+            config = LoadConfig(url=server.url(query, path), streams=args.connections, protocol=protocol,
                                 ramp_up_s=args.ramp_up, hold_s=args.seconds, graceful_s=2.0,
                                 workers=1)
             share = WorkerShare(config=config, worker_id="w0", worker_index=0, workers=1,
@@ -76,6 +90,9 @@ def main() -> None:
                   f"({1e6 * user / max(ok, 1):.1f} user + {1e6 * system / max(ok, 1):.1f} sys); "
                   f"{events} events, {1e6 * used / max(events, 1):.1f} us CPU/event"
                   + (" (profiled: slower)" if profiler is not None else ""))
+            if ok == 0 or other:
+                print(f"!!! WARNING: {other} of {ok + other} requests were not complete streams:"
+                      f" {sum((Counter(w.counts) for w in windows), Counter())} !!!")
             print("windows (lag p99 ms / CPU %): " + ", ".join(
                 f"{w.loop_lag_p99_ms:.1f}/{w.cpu_percent:.0f}" for w in windows))
             if profiler is not None:
