@@ -73,6 +73,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ "$installed_at" !=
   printf '%s' "$want" > "$stamp"
 fi
 
+# --- Ray: the optional ray extra (load.backend: ray; tests/load/ray start a real cluster) --
+if ! python3 -c 'import ray' >/dev/null 2>&1; then
+  log "installing the ray extra"
+  python3 -m pip install -q --disable-pip-version-check -e ".[ray]" >&2 \
+    || log "the ray extra did not install: the Ray tests will skip, saying so"
+fi
+
 # --- Docker engine -------------------------------------------------------------------
 docker_reason=""
 docker_version=""

@@ -121,3 +121,10 @@ def render_plan(drill: Drill, env: Environment, timeline: Timeline, console: Con
         for line in describe_primitives(fault, env):
             console.print(f"  - {line}")
     console.print(f"expected load: {timeline.volume.description}")
+    from chaos.load.backends import backend_choice
+    from chaos.load.backends.describe import describe_workers
+
+    console.print("load workers:")
+    for line in describe_workers(backend_choice(env.load),
+                                 drill.load.workers if isinstance(drill.load.workers, int) else None):
+        console.print(f"  - {line}", markup=False)

@@ -90,7 +90,19 @@ class LiveView:
             f"p95_ft={_ms(v.p95_first_token_ms)} p95_done={_ms(v.p95_completion_ms)} faults={faults} "
             f"circuit={s.circuit} queue_age={'n/a' if s.queue_age_s is None else f'{s.queue_age_s:.1f}s'} "
             f"region={s.active_region} saturated={'yes' if v.saturated else 'no'}"
+            + (f" workers={where}" if (where := self.workers_text()) else "")
         )
+
+    def workers_text(self) -> str:
+        """Where each worker runs (node, CPU) when they are not all local, and any lost one."""
+        workers = self._recorder.workers()
+        if all(w.backend == "local" and w.lost_at is None for w in workers):
+            return ""
+        cpu = self._recorder.worker_cpu_percent()
+        return ", ".join(
+            f"{w.worker_id}@{w.node}:" + ("LOST" if w.lost_at is not None
+                                         else f"{cpu[w.worker_id]:.0f}%cpu" if w.worker_id in cpu else "-")
+            for w in workers)
 
     def render(self, s: LiveState) -> Group:
         v = s.view
@@ -135,9 +147,13 @@ class LiveView:
             (f"lag p99 {v.loop_lag_p99_ms:.0f} ms, cpu {v.cpu_percent:.0f}%"
              + (" SATURATED" if v.saturated else ""), "red" if v.saturated else ""),
         )
+        lines: list[Text | ProgressBar | Table] = [head, bar, table]
         if streams:  # which server-side failures, each on its own
-            return Group(head, bar, table, Text.assemble(("failures: ", "bold"), (streams, "red")), info)
-        return Group(head, bar, table, info)
+            lines.append(Text.assemble(("failures: ", "bold"), (streams, "red")))
+        lines.append(info)
+        if where := self.workers_text():
+            lines.append(Text.assemble(("workers: ", "bold"), (where, "red" if "LOST" in where else "")))
+        return Group(*lines)
 
     def _thresholds(self, phase: Phase | None) -> Thresholds | None:
         if phase is None or phase.tier is None:

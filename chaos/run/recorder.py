@@ -17,6 +17,7 @@ from chaos.recording import (
     ProbeSecond,
     Recording,
     Sample,
+    WorkerRecord,
 )
 from chaos.report.bundle import BundleWriter
 from chaos.report.series import merge_histograms, p95_ms
@@ -68,6 +69,7 @@ class Recorder:
     _latest: dict[tuple[str, tuple[tuple[str, str], ...]], Sample] = field(default_factory=dict)
     _probes: list[ProbeSecond] = field(default_factory=list)
     _faults: dict[str, FaultRecord] = field(default_factory=dict)
+    _workers: dict[tuple[str, int], WorkerRecord] = field(default_factory=dict)
     _duplicates: int = 0
     listeners: list[Callable[[LoadWindow | Sample | ProbeSecond], None]] = field(default_factory=list)
 
@@ -114,6 +116,27 @@ class Recorder:
         self._faults[record.id] = record
         if self.bundle is not None:
             self.bundle.append_fault(record)
+
+    def add_worker(self, record: WorkerRecord) -> None:
+        """A load worker's latest record (where it runs, its clock, its loss)."""
+        key = (record.worker_id, record.incarnation)
+        before = self._workers.get(key)
+        self._workers[key] = record
+        if self.bundle is None:
+            return
+        if before is None:
+            self.bundle.append_event("load.worker", f"{record.worker_id} on {record.node} ({record.address})",
+                                     **_worker_detail(record))
+        elif record.lost_at is not None and before.lost_at is None:
+            self.bundle.append_event("load.worker_lost", f"{record.worker_id} on {record.node} was lost: "
+                                     f"{record.lost_reason}", **_worker_detail(record))
+
+    def workers(self) -> tuple[WorkerRecord, ...]:
+        return tuple(self._workers.values())
+
+    def worker_cpu_percent(self) -> dict[str, float]:
+        """Each worker's CPU (percent of one core) in its latest recent window."""
+        return {w.worker_id: w.cpu_percent for w in self._recent}
 
     def faults(self) -> tuple[FaultRecord, ...]:
         return tuple(self._faults.values())
@@ -179,6 +202,7 @@ class Recorder:
             complete=complete,
             aborted=aborted,
             sample_interval_s=self.sample_interval_s,
+            workers=self.workers(),
         )
 
     def statistics(self) -> RecorderStatistics:
@@ -190,3 +214,10 @@ class Recorder:
             faults=len(self._faults),
             duplicate_windows=self._duplicates,
         )
+
+
+def _worker_detail(record: WorkerRecord) -> dict[str, object]:
+    return {"worker_id": record.worker_id, "node": record.node, "address": record.address,
+            "pid": record.pid, "backend": record.backend, "lost_at": record.lost_at,
+            "last_seq": record.last_seq,
+            "clock_offset_s": record.clock_samples[0][1] if record.clock_samples else None}

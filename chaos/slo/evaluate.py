@@ -23,6 +23,7 @@ from chaos.slo.limits import (
 from chaos.slo.report import DriverFigures, LoadTotals, Report
 from chaos.slo.rollback import Minute, as_rollback, judge_rate_triggers, minutes
 from chaos.slo.scope import LoadAggregate, Scope, aggregate_scopes, unique_windows
+from chaos.slo.shortfall import apply_shortfall, load_shortfall
 from chaos.slo.streams import stream_figures
 from chaos.slo.tier_rules import PhaseSummary, judge_scope, probe_availability
 from chaos.slo.verdict import Criterion, Verdict
@@ -240,6 +241,7 @@ def evaluate(config: EvaluationConfig, recording: Recording) -> Report:
     for scope, agg in zip(scopes, aggregates, strict=True):
         found, summary = judge_scope(scope, agg, probe_availability(scope, rec.probes),
                                      config.thresholds(scope.tier), config)
+        found, summary = apply_shortfall(found, summary, load_shortfall(scope, rec.workers, windows))
         criteria += found
         summaries.append(summary)
     criteria += _limits(config, rec, resolution_s)

@@ -253,11 +253,56 @@ class Release(SpecModel):
     class_b_drills: tuple[str, ...] = ()
 
 
+class LoadBackend(SpecModel):
+    """Where the load workers run: `local` processes on this host, or `ray` actors spread
+    over a Ray cluster's nodes (`pip install 'chaos-drills[ray]'`); faults, probes and the
+    journal stay with the run either way."""
+
+    backend: Literal["local", "ray"] = "local"
+    address: str | None = Field(default=None, pattern=r"^(auto|ray://[^\s/]+|[^\s/:]+:\d{1,5})$")
+    """Ray: `auto` (the cluster this host is in, or RAY_ADDRESS), `ray://host:10001`,
+    `host:port`; unset starts a local Ray for the run."""
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    """Ray: workers in all (default: the drill's `load.workers`)."""
+    workers_per_node: int | None = Field(default=None, ge=1, le=256)
+    """Ray: workers on every node that has `resources` and `labels`."""
+    resources: dict[str, Annotated[float, Field(gt=0, le=1e6)]] = Field(default_factory=dict)
+    """Ray: custom resources each worker reserves (place workers on load nodes only)."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Ray: labels a worker's node must carry."""
+    strategy: Literal["SPREAD", "STRICT_SPREAD"] = "SPREAD"
+    """Ray placement: SPREAD (as even as possible) or STRICT_SPREAD (one worker per node)."""
+
+    @model_validator(mode="after")
+    def _ray_settings(self) -> LoadBackend:
+        import importlib.util
+
+        if self.backend == "local":
+            given = sorted(self.model_fields_set - {"backend"})
+            if given:
+                raise field_error(given[0], f"'{given[0]}' applies to backend ray only")
+        elif self.workers is not None and self.workers_per_node is not None:
+            raise field_error("workers_per_node", "give 'workers' or 'workers_per_node', not both")
+        elif importlib.util.find_spec("ray") is None:
+            raise field_error("backend", "backend ray needs Ray, which is not installed: "
+                                         "pip install 'chaos-drills[ray]'")
+        return self
+
+
 class Guardrails(SpecModel):
     allowed_scenarios: tuple[Scenario, ...] = SCENARIOS
     max_fault_duration: Duration = timedelta(minutes=30)
     allowed_hosts: tuple[str, ...] | None = None
     """Hosts the driver may target (default: the hosts this file names)."""
+
+
+class SecretNames(SpecModel):
+    """Query parameters and headers whose values are secrets, wherever they appear: redacted
+    by value from evidence, logs and output (besides every `${VAR}` value, the auth token,
+    URL userinfo, and names such as `token`, `sig` or `authorization`)."""
+
+    query_params: tuple[str, ...] = ()
+    headers: tuple[HeaderName, ...] = ()
 
 
 class Grafana(SpecModel):
@@ -280,15 +325,6 @@ class Dashboards(SpecModel):
     grafana: Grafana | None = None
 
 
-class SecretNames(SpecModel):
-    """Query parameters and headers whose values are secrets, wherever they appear: redacted
-    by value from evidence, logs and output (besides every `${VAR}` value, the auth token,
-    URL userinfo, and names such as `token`, `sig` or `authorization`)."""
-
-    query_params: tuple[str, ...] = ()
-    headers: tuple[HeaderName, ...] = ()
-
-
 class Environment(SpecModel):
     """Where a drill runs and how its faults reach the system."""
 
@@ -302,6 +338,7 @@ class Environment(SpecModel):
     topology: Topology
     metrics: Metrics
     dashboards: Dashboards | None = None
+    load: LoadBackend = LoadBackend()
     logs: Logs | None = None
     release: Release | None = None
     guardrails: Guardrails = Guardrails()

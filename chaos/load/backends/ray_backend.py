@@ -1,6 +1,7 @@
 """The Ray backend: load workers as Ray actors spread over a cluster's nodes by a placement
-group (SPREAD or STRICT_SPREAD), each driving its share on its own loop and core; the
-coordinator polls them for windows (the poll is their heartbeat) and measures their clocks.
+group (SPREAD or STRICT_SPREAD), each owning a worker process that drives its share on its
+own loop and core (chaos.load.backends.ray_actor); the coordinator polls them for windows
+(the poll is their heartbeat) and measures their clocks.
 
 Ray is an optional extra, imported only here and only when a run asks for it.
 """
@@ -160,7 +161,7 @@ class RayChannel:
             ref, self._ref = self._ref, None
             self._next_at = self._sent + POLL_S
             try:
-                worker_time, first, messages = ray.get(ref)
+                worker_time, first, messages, ended = ray.get(ref)
             except ray.exceptions.ActorUnavailableError:
                 continue  # transient (a restarting raylet, a network blip): ask again
             except ray.exceptions.RayActorError as exc:
@@ -173,6 +174,8 @@ class RayChannel:
             self._acked = max(self._acked, first + len(messages))
             if fresh:
                 return [self._to_coordinator(m) for m in fresh]
+            if ended:  # after its last message: a worker that said "done" is not read again
+                self._lose(f"its worker process (pid {self.placement.pid}) exited without finishing its share")
         return None
 
     def _lose(self, reason: str) -> None:
@@ -317,13 +320,20 @@ class RayBackend:
         ]
         refs = [a.start.remote(s) for a, s in zip(self._actors, shifted, strict=True)]
         try:
-            await anyio.to_thread.run_sync(lambda: ray.get(refs, timeout=START_TIMEOUT_S))
+            started = await anyio.to_thread.run_sync(lambda: ray.get(refs, timeout=START_TIMEOUT_S))
         except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError) as exc:
             raise LoadError(f"the Ray load workers did not start: {_one_line(exc)}") from None
-        self._channels = [
-            RayChannel(ray, actor, share, placement, clock)
-            for actor, share, placement, clock in zip(
-                self._actors, shares, self._placements, self._clocks, strict=False)
+        pids = [pid for pid, _ in started]
+        for share, placement, (_, nice) in zip(shares, self._placements, started, strict=False):
+            if nice > 0:
+                log.warning("load worker %s on node %s runs at nice %d (Ray's worker priority; the "
+                            "node does not let it go back to 0): expect about a quarter less load "
+                            "per core; give the Ray pods CAP_SYS_NICE (docs/ray.md)",
+                            share.worker_id, placement.node, nice)
+        self._channels = [  # each placement now names the worker process that drives the load
+            RayChannel(ray, actor, share, replace(placement, pid=int(pid)), clock)
+            for actor, share, placement, clock, pid in zip(
+                self._actors, shares, self._placements, self._clocks, pids, strict=False)
         ]
         return list(self._channels)
 

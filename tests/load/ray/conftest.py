@@ -55,7 +55,10 @@ def ray_cluster() -> Iterator[RayCluster]:
         pytest.skip(RAY_MISSING)
     ray = ray_command()
     port = free_port()
-    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray 2.60 turns token authentication on for a head when ~/.ray/auth_token exists (a
+    # local `ray.init()` writes one) while joining nodes do not send it: the test cluster has
+    # none, on loopback only.
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     common = ["--num-cpus", "1", "--object-store-memory", str(OBJECT_STORE_BYTES),
               "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
     address = f"127.0.0.1:{port}"
