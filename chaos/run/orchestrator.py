@@ -14,6 +14,7 @@ from rich.console import Console
 
 from chaos.errors import ChaosError, ExitCode
 from chaos.faults import FaultSession, start_watchdog
+from chaos.load.backends import backend_choice
 from chaos.load.config import LoadConfig
 from chaos.load.controller import LoadController
 from chaos.observe.exporter import DrillTelemetry
@@ -105,7 +106,9 @@ async def run_drill(
     watchdog = start_watchdog(bundle.path)
     try:
         async with FaultSession(env, run_dir=bundle.path, run_id=run_id) as session, anyio.create_task_group() as tg:
-            controller = LoadController(config, recorder.add_window, recorder.add_missing, startup_s=LOAD_STARTUP_S)
+            controller = LoadController(config, recorder.add_window, recorder.add_missing, startup_s=LOAD_STARTUP_S,
+                                        backend=backend_choice(env.load), on_worker=recorder.add_worker)
+            await controller.prepare()  # workers placed (Ray: nodes reserved, clocks checked) first
             load_start_wall = time.time() + LOAD_STARTUP_S
             load_start_mono = time.monotonic() + LOAD_STARTUP_S
             phases = wall_phases(timeline, load_start_wall)
