@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,7 +18,10 @@ from chaos.cli.report_output import (
     show_report,
     show_run,
 )
-from chaos.errors import ChaosError, ExitCode, SpecError
+from chaos.errors import ChaosError, ExitCode, SpecError, one_line
+
+if TYPE_CHECKING:
+    from chaos.run.options import RunResult
 
 
 def register(app: typer.Typer) -> None:
@@ -87,14 +91,56 @@ def run(
         result = run_drill_sync(drill, environment, options, handle_signals=True, console=console)
     except ChaosError as exc:
         raise _fail(console, exc) from None
+    raise typer.Exit(finish_run(result, fmt=fmt, junit_inconclusive=junit_inconclusive))
+
+
+def finish_run(result: RunResult, *, fmt: OutputFormat, junit_inconclusive: InconclusiveAs) -> int:
+    """The end of `chaos run`: the verdicts of a sealed bundle; for a run that ended on an
+    infrastructure failure, one `error:` line, every fault action still applied and the
+    command that finishes them. Returns the exit code."""
+    from chaos.report.manifest import MANIFEST_NAME
+
     if result.bundle is None:
-        console.print(f"[red]{result.state}:[/] {result.reason}", highlight=False, soft_wrap=True)
-        raise typer.Exit(int(result.exit_code))
-    try:
-        code = show_run(result, fmt=fmt, junit_inconclusive=junit_inconclusive)
-    except ChaosError as exc:
-        raise _fail(console, exc) from None
-    raise typer.Exit(code)
+        typer.echo(f"error: {result.state}: {one_line(result.reason)}", err=True)
+        return int(result.exit_code)
+    code = int(result.exit_code)
+    if (result.bundle / "evidence.json").is_file() and (result.bundle / MANIFEST_NAME).is_file():
+        try:
+            code = show_run(result, fmt=fmt, junit_inconclusive=junit_inconclusive)
+        except ChaosError as exc:
+            typer.echo(f"error: {one_line(str(exc))}", err=True)
+            code = int(ExitCode.INFRASTRUCTURE)
+    else:
+        typer.echo(f"evidence: {result.bundle} (not sealed: `chaos report {result.bundle}` "
+                   "judges the recording once the directory takes files again)", err=True)
+    if code == ExitCode.INFRASTRUCTURE and result.state != "preflight_failed":
+        for line in failure_block(result):
+            typer.echo(line, err=True)
+    return code
+
+
+def failure_block(result: RunResult) -> list[str]:
+    """`error: run <state>: <reason>`, then each fault action still applied and the command
+    that finishes the job (from the bundle's `revert_failed` event)."""
+    from chaos.report.reader import read_inputs_and_events
+
+    assert result.bundle is not None
+    lines = [f"error: run {result.state}: {one_line(result.reason)}"]
+    if result.state == "revert_failed":
+        _, events = read_inputs_and_events(result.bundle)
+        event = next((e for e in reversed(events) if e.get("kind") == "revert_failed"), None)
+        actions = event.get("actions") if event else None
+        if isinstance(actions, list) and actions:
+            lines.append(f"still applied ({len(actions)} fault action(s)): fault, primitive, target")
+            lines += [f"  {a.get('fault_id')}  {a.get('primitive')}  {a.get('target')}"
+                      for a in actions if isinstance(a, dict)]
+        command = event.get("cleanup") if event else None
+        lines.append(f"finish the job once the component is back: "
+                     f"{command or 'chaos cleanup --run ' + shlex.quote(str(result.bundle))}")
+    debug_log = result.bundle / "debug.log"
+    if debug_log.is_file() and debug_log.stat().st_size:
+        lines.append(f"details: {debug_log}")
+    return lines
 
 
 def report(

@@ -297,3 +297,47 @@ def _docker_checks(env: Environment) -> list[CheckResult]:
               else f"all {total} running")
     return [CheckResult("docker", True, f"engine answers, version {version}"),
             CheckResult("containers", not missing, detail, tuple(found), tuple(missing))]
+
+
+# Bytes a bundle takes, measured on testbed runs and rounded up: one load window per worker
+# and second, one sample per series and interval (about ten series a source), one probe a
+# second; evidence.json holds the recording again; report.html and summary.md; plotly.min.js.
+_WINDOW_BYTES = 2_000
+_SOURCE_BYTES_PER_SAMPLE = 2_000
+_PROBE_BYTES = 300
+_FIXED_BYTES = 512 * 1024  # inputs, phases, faults, journal, events, summary, junit, report.html
+_PLOTLY_BYTES = 5 * 1024 * 1024
+ROOM_MARGIN = 1.5
+
+
+def estimate_bundle_bytes(*, seconds: float, workers: int, sample_interval_s: float,
+                          sources: int) -> int:
+    """What a run of `seconds` will write to its bundle, with a margin (ROOM_MARGIN)."""
+    per_second = (workers * _WINDOW_BYTES + _PROBE_BYTES
+                  + max(1, sources) * _SOURCE_BYTES_PER_SAMPLE / max(sample_interval_s, 0.05))
+    recorded = per_second * max(seconds, 1.0)
+    return int((2 * recorded + _FIXED_BYTES) * ROOM_MARGIN) + _PLOTLY_BYTES
+
+
+def check_evidence_room(evidence_dir: Path, need_bytes: int) -> CheckResult:
+    """The evidence directory takes a file and has room for `need_bytes` (exit 4 otherwise)."""
+    import os
+    import tempfile
+
+    mb = need_bytes / 1e6
+    try:
+        evidence_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=evidence_dir, prefix=".chaos-room-check-"):
+            pass
+        stat = os.statvfs(evidence_dir)
+    except OSError as exc:
+        return CheckResult("evidence", False, f"evidence directory {evidence_dir} is not "
+                           f"writable ({exc.strerror or type(exc).__name__}): choose another "
+                           "--evidence-dir")
+    free = stat.f_bavail * stat.f_frsize
+    if free < need_bytes:
+        return CheckResult("evidence", False, (
+            f"evidence directory {evidence_dir} has {free / 1e6:.1f} MB free, the bundle "
+            f"needs about {mb:.1f} MB: free space or choose another --evidence-dir"))
+    return CheckResult("evidence", True, f"{evidence_dir}: {free / 1e6:.1f} MB free, about "
+                       f"{mb:.1f} MB needed")
