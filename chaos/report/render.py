@@ -11,10 +11,10 @@ that fails leaves no `.tmp` file and raises EvidenceWriteError naming the file.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 from chaos.errors import EvidenceWriteError
+from chaos.report.bundle import write_json_atomic, write_text_atomic
 from chaos.report.evidence import Evidence
 from chaos.report.html import PLOTLY_ASSET, write_html
 from chaos.report.junit import InconclusiveAs, render_junit
@@ -38,13 +38,7 @@ SEAL_RESERVE = ".seal-reserve"
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)  # a failed write leaves no `.tmp`
+    write_text_atomic(path, text)  # secrets redacted; no `.tmp` left when it fails
 
 
 def remove_partial_files(bundle_dir: Path) -> None:
@@ -68,7 +62,7 @@ def write_final_files(bundle_dir: Path, evidence: Evidence, *,
         step = "write summary.md"
         _write_atomic(bundle_dir / "summary.md", render_summary(evidence))
         step = "write evidence.json"
-        _write_atomic(bundle_dir / "evidence.json", json.dumps(evidence.to_json(), indent=1) + "\n")
+        write_json_atomic(bundle_dir / "evidence.json", evidence.to_json(), indent=1)
         step = f"write {MANIFEST_NAME}"
         write_manifest(bundle_dir, exclude={JUNIT, *LARGE_FILES})
         check = check_manifest(bundle_dir)

@@ -327,11 +327,13 @@ def _quietly(fn: Any, *args: Any, **kwargs: Any) -> None:
 
 def _write_debug_log(bundle_dir: Path, exc: BaseException) -> None:
     """Append `exc`'s full traceback to the bundle's debug.log (nothing when the disk is full)."""
+    from chaos.redact import redact_text  # a traceback quotes URLs and values: no secret in it
+
     text = "".join(traceback.format_exception(exc))
     path = bundle_dir / DEBUG_LOG
     try:
         with path.open("a", encoding="utf-8") as log:
-            log.write(f"{datetime.now(tz=UTC).isoformat()} {type(exc).__name__}\n{text}\n")
+            log.write(redact_text(f"{datetime.now(tz=UTC).isoformat()} {type(exc).__name__}\n{text}\n"))
     except OSError:
         with contextlib.suppress(OSError):
             if path.stat().st_size == 0:
