@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from chaos.load.config import LoadConfig
 from chaos.recording import Phase
 from chaos.slo.config import EvaluationConfig
+from chaos.slo.scope import REVERT_CUT_SPAN_S, REVERT_CUT_STEP_S
 from chaos.spec import Drill, Environment, Timeline, expand_env
 
 DEFAULT_REGION_HEADER = "x-served-by-region"
@@ -43,6 +44,15 @@ def env_hosts(env: Environment) -> tuple[str, ...]:
 def expand_headers(headers: dict[str, str], where: str) -> tuple[tuple[str, str], ...]:
     """Header values with their `${VAR}` resolved (the values are secrets: never logged)."""
     return tuple((name, expand_env(value, where=f"{where}.{name}")) for name, value in headers.items())
+
+
+def window_cuts(timeline: Timeline) -> tuple[float, ...]:
+    cuts = {b for p in timeline.phases for b in (p.start_s, p.end_s)}
+    for p in timeline.phases:
+        if p.kind == "fault":
+            steps = round(REVERT_CUT_SPAN_S / REVERT_CUT_STEP_S)
+            cuts.update(p.end_s + k * REVERT_CUT_STEP_S for k in range(1, steps + 1))
+    return tuple(sorted(cuts))
 
 
 def load_config(
@@ -85,7 +95,9 @@ def load_config(
         # Windows end at every phase boundary too, so an outcome is booked in the phase in
         # which it happened (a burst at a fault's first instant is the fault's, not the
         # baseline's): README "Measurement".
-        "window_cuts_s": tuple(sorted({b for p in timeline.phases for b in (p.start_s, p.end_s)})),
+        # After each fault's end, a 50 ms grid for half a second: the phase then ends where
+        # the revert was verified (chaos.slo.scope.booked_phases), still on a window edge.
+        "window_cuts_s": window_cuts(timeline),
     }
     if load.model == "closed":
         streams = max(1, round((load.concurrent_streams or 1) * load_scale))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from chaos.recording import LoadWindow, Recording
 from chaos.slo.catalog import CATALOG_VERSION, Gate
@@ -22,7 +23,13 @@ from chaos.slo.limits import (
 )
 from chaos.slo.report import DriverFigures, LoadTotals, Report
 from chaos.slo.rollback import Minute, as_rollback, judge_rate_triggers, minutes
-from chaos.slo.scope import LoadAggregate, Scope, aggregate_scopes, unique_windows
+from chaos.slo.scope import (
+    LoadAggregate,
+    Scope,
+    aggregate_scopes,
+    booked_phases,
+    unique_windows,
+)
 from chaos.slo.shortfall import apply_shortfall, load_shortfall
 from chaos.slo.streams import stream_figures
 from chaos.slo.tier_rules import PhaseSummary, judge_scope, probe_availability
@@ -86,9 +93,10 @@ def _load_totals(windows: Sequence[LoadWindow], agg: LoadAggregate, missing: int
 
 BOOKING_RULE = (
     "outcome instant: a request is booked in the window holding the instant it completed or "
-    "failed; windows end at every second and at every phase boundary below (the faults' "
-    "scheduled apply and revert instants), so a window lies in one phase; probe seconds are "
-    "booked when their result was known"
+    "failed; windows end at every second and at every phase boundary below (each fault's "
+    "scheduled apply instant, and its verified revert instant, within the 50 ms window grid "
+    "cut after each scheduled end), so a window lies in one phase; probe seconds are booked "
+    "when their result was known"
 )
 
 
@@ -109,8 +117,12 @@ def scaled_durations(config: EvaluationConfig) -> dict[str, dict[str, float]]:
 
 
 def _booking(rec: Recording) -> dict[str, object]:
+    """The rule and the phases as judged (`rec` already has booked phases): the timeline
+    holds the scheduled instants, these the ones each request was booked against."""
     boundaries = sorted({t for p in rec.phases if p.kind != "whole" for t in (p.start, p.end)})
-    return {"rule": BOOKING_RULE, "boundaries": boundaries}
+    phases = [{"name": p.name, "kind": p.kind, "start": p.start, "end": p.end, "tier": p.tier}
+              for p in rec.phases]
+    return {"rule": BOOKING_RULE, "boundaries": boundaries, "phases": phases}
 
 
 def _sum_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
@@ -229,7 +241,8 @@ def _run_state(rec: Recording) -> list[Criterion]:
 
 def evaluate(config: EvaluationConfig, recording: Recording) -> Report:
     """Judge `recording` against `config`: pure, deterministic, same input -> same Report."""
-    rec = recording
+    # Phases as judged: each fault phase ends where its revert was verified (scope.booked_phases).
+    rec = replace(recording, phases=booked_phases(recording))
     resolution_s = config.sample_interval_s or rec.sample_interval_s
     windows = unique_windows(rec.windows)
     failover_ids = failover_fault_ids(config, rec)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from chaos.recording import STATUS_CLASSES, LoadWindow, MissingWindow, server_failures
+from chaos.recording import (
+    STATUS_CLASSES,
+    LoadWindow,
+    MissingWindow,
+    Phase,
+    Recording,
+    server_failures,
+)
 from chaos.slo.histogram import HistogramAccumulator
 
 
@@ -196,3 +203,30 @@ def unique_windows(windows: Iterable[LoadWindow]) -> list[LoadWindow]:
     for w in windows:
         seen.setdefault(w.key, w)
     return list(seen.values())
+
+
+# After each fault's scheduled end, windows are also cut every REVERT_CUT_STEP_S for
+# REVERT_CUT_SPAN_S (chaos.run.plan), so the phase can end where the revert was verified.
+REVERT_CUT_STEP_S = 0.05
+REVERT_CUT_SPAN_S = 0.5
+
+
+def booked_phases(rec: Recording) -> tuple[Phase, ...]:
+    """The phases as judged: a fault phase ends where its revert was verified (the journalled
+    `reverted_at`), snapped to the first window edge at or after it, and the phase after it
+    starts there; a request that failed while the revert was still under way is the fault's,
+    not the recovery's. Recordings whose faults were reverted on time are unchanged."""
+    reverted = {f.id: f.reverted_at for f in rec.faults}
+    edges = sorted({w.start for w in rec.windows} | {w.end for w in rec.windows})
+    phases = list(rec.phases)
+    for i, p in enumerate(phases):
+        at = reverted.get(p.fault_id or "") if p.kind == "fault" else None
+        if at is None or at <= p.end:
+            continue
+        k = bisect_left(edges, at)
+        new_end = edges[k] if k < len(edges) else at
+        for j, q in enumerate(phases):
+            if q.kind != "whole" and j != i and q.start == p.end and q.end > new_end:
+                phases[j] = replace(q, start=new_end)
+        phases[i] = replace(p, end=new_end)
+    return tuple(phases)

@@ -397,8 +397,11 @@ class FrameworkSide:
         for w in rec["windows"]:
             seen.setdefault((w["worker_id"], w["incarnation"], w["seq"]), w)
         windows = list(seen.values())
+        # The phases as the framework judged them (a fault phase ends at its verified revert,
+        # on the window grid); older evidence: the timeline's scheduled instants.
+        judged = doc["report"].get("booking", {}).get("phases") or doc["timeline"]
         phases = [PhaseRow(p["name"], p["kind"], p["start"], p["end"], p["tier"])
-                  for p in doc["timeline"] if p["kind"] != "whole"]
+                  for p in judged if p["kind"] != "whole"]
         return cls(
             run_id=doc["run_id"], tier=doc["report"]["tier"], verdict=doc["verdict"],
             phases=phases, windows=windows, criteria={c["id"]: c for c in doc["criteria"]},

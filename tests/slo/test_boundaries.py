@@ -353,3 +353,30 @@ def test_a_healthy_45_s_run_passes_with_the_rollback_streaks_not_applicable() ->
         assert c.reason.startswith("n/a")
     assert report.verdict is Verdict.PASS, [(c.id, c.verdict) for c in report.criteria
                                             if c.verdict is not Verdict.PASS]
+
+
+def test_a_fault_phase_ends_where_its_revert_was_verified_on_the_window_grid() -> None:
+    """Scheduled end 20.0 s, revert verified at 20.12 s: windows were cut every 50 ms after
+    20.0, so the fault phase ends at 20.15 and recovery starts there; a failure at 20.1 s (the
+    fault still applied) is the fault's."""
+    import dataclasses
+
+    from chaos.recording import FaultRecord, Phase
+    from chaos.slo.scope import booked_phases
+
+    b = healthy(40)
+    rec = b.build()
+    t0 = rec.started_at
+    phases = (Phase("baseline", "baseline", t0, t0 + 10, "X"),
+              Phase("fault:f", "fault", t0 + 10, t0 + 20, "X", fault_id="f"),
+              Phase("recovery", "recovery", t0 + 20, t0 + 40, "X"))
+    template = rec.windows[0]
+    cut = [dataclasses.replace(template, seq=1000 + i, start=t0 + 20 + 0.05 * i,
+                               end=t0 + 20 + 0.05 * (i + 1)) for i in range(10)]
+    fault = FaultRecord("f", "provider_outage", "down", "primary", t0 + 10, t0 + 20,
+                        applied_at=t0 + 10.02, reverted_at=t0 + 20.12)
+    rec = dataclasses.replace(rec, phases=phases, faults=(fault,), windows=rec.windows + tuple(cut))
+    booked = {p.name: (round(p.start - t0, 3), round(p.end - t0, 3)) for p in booked_phases(rec)}
+    assert booked == {"baseline": (0.0, 10.0), "fault:f": (10.0, 20.15), "recovery": (20.15, 40.0)}
+    on_time = dataclasses.replace(fault, reverted_at=t0 + 19.99)
+    assert booked_phases(dataclasses.replace(rec, faults=(on_time,))) == phases
