@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
 from chaos.cli import (
@@ -13,6 +16,7 @@ from chaos.cli import (
     spec_cmds,
     testbed_cmds,
 )
+from chaos.cli.failures import ChaosGroup, move_debug_flag
 
 app = typer.Typer(
     name="chaos",
@@ -20,13 +24,19 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=ChaosGroup,  # no traceback reaches the user: one line and the exit code of its kind
 )
 
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="On a failure, print the full traceback "
+                                        "too (also CHAOS_DEBUG=1; a run's is in its bundle's debug.log).")] = False,
+) -> None:
     """Declarative chaos and failover drills: real load, real faults, evidence-backed verdicts."""
+    ctx.meta["chaos.debug"] = debug
 
 
 @app.command()
@@ -45,4 +55,4 @@ def main() -> None:
     from chaos.console import install_redacting_streams
 
     install_redacting_streams()  # every line printed from here on has its secrets redacted
-    app()
+    app(args=move_debug_flag(sys.argv[1:]))
