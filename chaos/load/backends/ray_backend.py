@@ -23,6 +23,7 @@ import anyio
 from chaos.errors import LoadError, PreflightError
 from chaos.load.backends.base import BackendChoice, BackendKind, Message, Placement, WorkerChannel
 from chaos.load.backends.clock import (
+    WINDOW_WIDTH_S,
     ClockSample,
     ClockTrack,
     best_sample,
@@ -137,6 +138,7 @@ class RayChannel:
         self._sent = 0.0
         self._next_at = 0.0
         self._last_reply = time.time()
+        self._drift_logged = False
 
     def beat(self, stop_requested: bool) -> None:
         self._stop = self._stop or stop_requested  # the next exchange carries it
@@ -169,7 +171,14 @@ class RayChannel:
                 break
             received = time.time()
             self._last_reply = received
-            self._clock.add(clock_sample(self._sent, worker_time, received))
+            sample = clock_sample(self._sent, worker_time, received)
+            self._clock.add(sample)
+            if abs(sample.offset_s - self._offset) > WINDOW_WIDTH_S and not self._drift_logged:
+                self._drift_logged = True
+                log.warning("load worker %s on node %s: its clock moved %+.3f s since the start "
+                            "(over the %g s window); its windows keep the start offset",
+                            self.share.worker_id, self.placement.node,
+                            sample.offset_s - self._offset, WINDOW_WIDTH_S)
             fresh = messages[max(0, self._acked - first):]
             self._acked = max(self._acked, first + len(messages))
             if fresh:
