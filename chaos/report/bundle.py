@@ -153,9 +153,18 @@ class BundleWriter:
         self._append("events", {"t": time.time(), "kind": kind, "message": message, **detail})
 
     def close(self) -> None:
+        """Close every stream file, each even when another cannot flush (a full disk: its
+        unwritten tail is dropped now, not flushed into a sealed bundle later); then raise the
+        first OSError."""
+        first: OSError | None = None
         for f in self._files.values():
-            f.close()
+            try:
+                f.close()
+            except OSError as exc:
+                first = first or exc
         self._files.clear()
+        if first is not None:
+            raise first
 
     def statistics(self) -> BundleStatistics:
         return BundleStatistics(str(self.path), self.state, dict(self._lines))

@@ -158,4 +158,8 @@ def _read_only_mount(path: Path) -> Callable[[], None]:
     if done.returncode != 0:
         pytest.skip(f"cannot bind-mount: {done.stderr.decode().strip()}")
     subprocess.run(["mount", "-o", "remount,ro,bind", str(path)], check=True, capture_output=True)
-    return lambda: subprocess.run(["umount", str(path)], check=True, capture_output=True) and None
+
+    def undo() -> None:
+        subprocess.run(["umount", str(path)], check=True, capture_output=True)
+
+    return undo
