@@ -19,9 +19,11 @@ from chaos.faults.waiting import wait_until
 class Executor:
     """Owns the clients of one `Targets` set; every method raises FaultError on failure."""
 
-    def __init__(self, targets: Targets, *, verify_timeout_s: float = 10.0) -> None:
+    def __init__(self, targets: Targets, *, verify_timeout_s: float = 10.0,
+                 docker_call_timeout_s: float = 20.0) -> None:
         self.targets = targets
         self._verify_timeout_s = verify_timeout_s
+        self._docker_call_timeout_s = docker_call_timeout_s
         self._toxiproxy: ToxiproxyClient | None = None
         self._docker: DockerRuntime | None = None
         self._process: ProcessRuntime | None = None
@@ -51,7 +53,8 @@ class Executor:
     def docker(self) -> DockerRuntime:
         if self._docker is None:
             self._docker = DockerRuntime(self.targets.docker_host,
-                                         verify_timeout_s=self._verify_timeout_s)
+                                         verify_timeout_s=self._verify_timeout_s,
+                                         call_timeout_s=self._docker_call_timeout_s)
         return self._docker
 
     @property

@@ -93,5 +93,5 @@ def _bounded(timeout_s: float, deadline: float | None) -> float:
 
 def _short(exc: BaseException, timeout_s: float) -> str:
     if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout_s:g}s"
+        return f"no answer within {timeout_s:g}s"
     return str(exc)
