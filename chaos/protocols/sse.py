@@ -39,17 +39,24 @@ class SseDecoder:
     def feed(self, data: bytes) -> None:
         if self.overflow:
             return
-        if b"\r" in data or self._cr:
+        # `find`, not `in`: bytes.__contains__ first tries an int and raises a TypeError.
+        if self._cr or data.find(b"\r") >= 0:
             data = self._normalise(data)
         buf = self._buf + data if self._buf else data
         start = 0
         find = buf.find
+        startswith = buf.startswith
+        sink = self.sink
         while True:
             end = find(b"\n\n", start)
             if end < 0:
                 break
             if end > start:
-                self._block(buf[start:end])
+                # The common case inline: one `data: ` line and nothing else (no call, no copy).
+                if startswith(b"data: ", start) and find(b"\n", start, end) < 0:
+                    sink(None, buf[start + 6:end])
+                else:
+                    self._block(buf[start:end])
             start = end + 2
         rest = buf[start:] if start else buf
         if len(rest) > MAX_EVENT_BYTES:

@@ -65,7 +65,7 @@ class StreamState:
 
     def feed(self, data: bytes, now: float) -> None:
         self._now = now
-        if len(self._head) < _HEAD_BYTES:
+        if self.events == 0 and len(self._head) < _HEAD_BYTES:  # read only when no event came
             self._head += data[: _HEAD_BYTES - len(self._head)]
         self._sse.feed(data)
         if self._sse.overflow and self.malformed is None and self.error_code is None:
