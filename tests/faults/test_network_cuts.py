@@ -95,6 +95,9 @@ def test_cleanup_env_reconnects_a_region_container_whose_journal_is_lost(
 
     with docker_world(docker_client) as world:
         env = region_env(world, toxiproxy.api_url, tmp_path, redis_container=world.probe)
+        # Cleanup also checks every proxy the environment names exists (a Toxiproxy that lost
+        # them is reported, not passed): create them, as a running testbed has them.
+        make_proxies(toxiproxy.api_url, "127.0.0.1:9")
         world.client.api.disconnect_container_from_network(world.server, world.network, force=True)
         assert world.network not in world.client.api.inspect_container(
             world.server)["NetworkSettings"]["Networks"]

@@ -294,20 +294,13 @@ def test_chaos_run_exits_4_with_the_refusal_on_one_line_and_sends_no_load(
     done = _chaos("run", str(drill), "--env", str(env), "--no-live", "--evidence-dir", str(runs))
     assert done.returncode == ExitCode.INFRASTRUCTURE, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    assert f"preflight_failed: {WRONG_PROTOCOL}" in done.stderr.splitlines(), done.stderr
+    assert f"error: preflight_failed: {WRONG_PROTOCOL}" in done.stderr.splitlines(), done.stderr
     assert [r.subject for r in target.chat_requests()] == ["canary"]  # no load, no prober
     assert not runs.exists() or not any(runs.iterdir())
 
 
-# Framework bug: `chaos run` prints a refused preflight through rich markup without escaping it
-# (chaos/cli/run_cmds.py, `console.print(f"[red]{result.state}:[/] {result.reason}", ...)`), so
-# the target's own error message is read as markup: `[stream_options]` (AWS Bedrock's
-# "extraneous key [...] is not permitted") vanishes as a style tag, and a `[/...]` in a message
-# ends `chaos run` with a rich MarkupError traceback instead of exit 4.
-MARKUP = "chaos run renders the target's error message as rich markup (run_cmds.py, unescaped reason)"
-
-
-@pytest.mark.xfail(strict=True, reason=MARKUP)
+# `chaos run` prints the target's own error message as it was sent: `[stream_options]` (AWS
+# Bedrock's "extraneous key [...] is not permitted") is text, not a rich style tag.
 @pytest.mark.parametrize("message", [
     "Malformed input request: #: extraneous key [stream_options] is not permitted",
     "no upstream for [/v1/chat/completions]",
