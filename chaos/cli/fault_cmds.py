@@ -40,6 +40,11 @@ def cleanup(
             typer.echo(f"chaos cleanup: no fault journal at {journal_path_of(run)}", err=True)
             raise typer.Exit(ExitCode.USAGE)
         _collect(lambda: anyio.run(replay_journal, run), done, failures)
+        from chaos.report.bundle import mark_killed
+
+        bundle = run if run.is_dir() else run.parent
+        if mark_killed(bundle, why="found running by chaos cleanup, its runner gone") is not None:
+            done.append(f"bundle {bundle} was left running by a runner that is gone: marked killed")
     if env is not None:
         from chaos.faults.replay import cleanup_environment
         from chaos.spec.loader import load_environment

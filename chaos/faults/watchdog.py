@@ -107,6 +107,11 @@ def main(argv: list[str]) -> int:
             break
     if RELEASE in received:
         return 0
+    from chaos.report.bundle import mark_killed
+
+    ended = mark_killed(run_dir, why="the runner died without ending its lease (watchdog)")
+    if ended is not None:
+        _log(run_dir, f"runner gone: bundle marked killed, last record at {ended:.3f}")
     journal = journal_path_of(run_dir)
     if not journal.exists():
         _log(run_dir, "runner gone without release; no journal, nothing to revert")

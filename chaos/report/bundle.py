@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ from chaos.recording import (
 )
 from chaos.redact import redact_text, redact_value
 
-RunState = Literal["running", "complete", "aborted", "interrupted", "error"]
+RunState = Literal["running", "complete", "aborted", "interrupted", "error", "killed",
+                   "revert_failed", "infrastructure_error", "preflight_failed"]
 
 STREAMS = ("windows", "missing", "samples", "probes", "faults", "events")
 
@@ -168,3 +170,33 @@ class BundleWriter:
 
     def statistics(self) -> BundleStatistics:
         return BundleStatistics(str(self.path), self.state, dict(self._lines))
+
+
+def mark_killed(path: Path, *, why: str) -> float | None:
+    """A bundle left `running` by a runner that is gone (SIGKILL, host loss) becomes `killed`,
+    ended at its last record (the newest file write in the bundle). Returns that instant, or
+    None when the bundle is not a running one or its runner is still alive on this host."""
+    meta_path = path / "run.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("state") != "running":
+        return None
+    pid = meta.get("pid")
+    if isinstance(pid, int) and meta.get("host") == socket.gethostname() and _alive(pid):
+        return None
+    last = max((f.stat().st_mtime for f in path.iterdir()
+                if f.is_file() and f.name not in ("run.json", "watchdog.log")), default=None)
+    ended = last if last is not None else meta.get("started_at")
+    meta.update(state="killed", ended_at=ended, aborted=f"killed: {why}")
+    write_json_atomic(meta_path, meta)
+    return float(ended) if isinstance(ended, int | float) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")

@@ -9,6 +9,7 @@ import errno
 import os
 import secrets
 import shutil
+import socket
 import time
 import traceback
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from chaos.errors import (
     one_line,
     primary_error,
 )
+from chaos.control import ControlWatch, EnvironmentLock, EnvironmentLocked, KillSwitchSet, acquire_lock
+from chaos.control.switch import kill_switch_reason
 from chaos.faults.session import DEFAULT_REVERT_DEADLINE_S, FaultSession
 from chaos.faults.watchdog import Watchdog, start_watchdog
 from chaos.load.backends import backend_choice
@@ -49,7 +52,7 @@ from chaos.run.preflight import check_evidence_room, estimate_bundle_bytes, run_
 from chaos.run.recorder import Recorder
 from chaos.run.steady import CIRCUITS_CHECK, SteadyResult, wait_steady_state
 from chaos.slo import EvaluationConfig, Report
-from chaos.spec import Drill, Environment, build_timeline
+from chaos.spec import Drill, Environment, FaultWindow, build_timeline
 
 LOAD_STARTUP_S = 2.0  # the controller starts the load this long after run() is called
 DEBUG_LOG = "debug.log"  # the full traceback of whatever ended a run early
@@ -93,9 +96,31 @@ async def run_drill(
     directory filling up, a fault that cannot be reverted) ends the run with a sealed bundle
     whose state says so (`revert_failed`, `infrastructure_error`, `error`), its traceback in
     the bundle's debug.log, and exit 4; faults still applied are in the journal and the
-    reason names the `chaos cleanup` command that finishes them."""
+    reason names the `chaos cleanup` command that finishes them.
+
+    One drill per environment: another drill holding its lock, or its kill switch set, refuses
+    the run before anything starts (state `refused`, exit 4; docs/gameday.md)."""
     options = options or RunOptions()
     console = console or Console(stderr=True)
+    try:
+        lock = acquire_lock(env.name, options.evidence_dir, options.control_dir)
+    except EnvironmentLocked as exc:
+        return RunResult(None, ExitCode.INFRASTRUCTURE, None, state="refused", reason=str(exc))
+    try:
+        if lock.took_over is not None:
+            console.print(f"took over the stale lock of environment {env.name} "
+                          f"({lock.took_over.describe()}: that process is gone)", highlight=False)
+        switch = await kill_switch_reason(env)
+        if switch:
+            return RunResult(None, ExitCode.INFRASTRUCTURE, None, state="refused",
+                             reason=str(KillSwitchSet(env.name, switch)))
+        return await _run_locked(drill, env, options, interrupt, console, lock)
+    finally:
+        lock.release()
+
+
+async def _run_locked(drill: Drill, env: Environment, options: RunOptions, interrupt: anyio.Event | None,
+                      console: Console, lock: EnvironmentLock) -> RunResult:
     timeline = build_timeline(drill, options.time_scale)
     evaluation = evaluation_config(drill, env, tier=options.tier, time_scale=options.time_scale)
     if not options.no_preflight:
@@ -128,6 +153,17 @@ async def run_drill(
     bundle = _create_bundle(drill, env, options, evaluation, run_id, started_at, reserve)
     if isinstance(bundle, RunResult):
         return bundle
+    lock.set_run_dir(bundle.path)
+    if lock.took_over is not None:
+        _event(bundle, "lock_takeover", f"took over the stale lock of {lock.took_over.describe()}")
+    control = ControlWatch(env, lock, on_event=lambda kind, message, **detail: _event(bundle, kind, message, **detail),
+                           console=console, hold_timeout_s=options.hold_timeout_s)
+
+    async def hold(window: FaultWindow) -> bool:
+        if not (options.hold_all or window.fault.hold):
+            return True
+        f = window.fault
+        return await control.hold(f.id, f"{f.scenario} on {f.target} for {window.end_s - window.start_s:g}s")
     recorder = Recorder(run_id, started_at, bundle, options.time_scale, options.load_scale,
                         env.metrics.interval.total_seconds())
     abort = AbortWatch(drill, options.time_scale, env.metrics.interval.total_seconds(), evaluation.primary_route)
@@ -157,7 +193,8 @@ async def run_drill(
             phases_box[0] = phases
             recorder.set_phases(phases)
             scheduler = FaultScheduler(session, timeline, load_start_monotonic=load_start_mono,
-                                       load_start_wall=load_start_wall, on_record=recorder.add_fault)
+                                       load_start_wall=load_start_wall, on_record=recorder.add_fault,
+                                       hold=hold)
             start_observers(tg, env, drill, recorder, run_id=run_id)
             telemetry.start(tg, phases)  # the drill's metrics and annotations (docs/dashboards.md)
             if options.live:
@@ -166,18 +203,20 @@ async def run_drill(
                 tg.start_soon(view.run)
             tg.start_soon(scheduler.run)
 
-            async def stop_on(event: anyio.Event, why: str) -> None:
+            async def stop_on(event: anyio.Event, why: str, because: Any = lambda: abort.reason) -> None:
                 nonlocal state, reason
                 await event.wait()
                 if state == "complete":
-                    state, reason = why, abort.reason or "interrupted"
+                    state, reason = why, because() or "interrupted"
                     _event(bundle, why, reason)
                 tg.cancel_scope.cancel()
 
             tg.start_soon(stop_on, abort.fired, "aborted")
+            tg.start_soon(stop_on, control.fired, "aborted", lambda: control.reason)
             if interrupt is not None:
                 tg.start_soon(stop_on, interrupt, "interrupted")
             tg.start_soon(abort.run)
+            tg.start_soon(control.run)
             await controller.run(start_wall=load_start_wall)  # one instant for load and faults
             tg.cancel_scope.cancel()
     except anyio.get_cancelled_exc_class() as exc:
@@ -276,6 +315,7 @@ def _create_bundle(drill: Drill, env: Environment, options: RunOptions, evaluati
     try:
         bundle = BundleWriter.create(options.evidence_dir, drill.name, started_at, run_meta={
             "run_id": run_id, "drill": drill.name, "started_at": started_at, "state": "running",
+            "pid": os.getpid(), "host": socket.gethostname(),  # a dead runner's bundle: killed
             "time_scale": options.time_scale, "load_scale": options.load_scale,
             "sample_interval_s": env.metrics.interval.total_seconds(),
         })

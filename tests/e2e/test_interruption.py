@@ -90,3 +90,11 @@ def test_sigkill_mid_fault_the_watchdog_reverts_within_10s(
     assert not (bundle / "evidence.json").exists()  # never a bundle that claims PASS
     raw = read_raw(bundle)
     assert raw.recording.complete is False
+    # The watchdog marks the bundle killed, ended at its last record, and `chaos report` says so.
+    wait_for(lambda: json.loads((bundle / "run.json").read_text())["state"] == "killed", 10,
+             "the watchdog marking the bundle killed")
+    run_meta = json.loads((bundle / "run.json").read_text())
+    assert run_meta["ended_at"] >= run_meta["started_at"]
+    assert run_meta["aborted"].startswith("killed")
+    cli = CliRunner().invoke(app, ["report", str(bundle)])
+    assert "killed" in cli.output.lower(), cli.output

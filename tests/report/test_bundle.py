@@ -166,3 +166,31 @@ def test_compare_shows_verdict_and_measurement_changes() -> None:
     assert [r[0] for r in changed] == ["tier_l.rate_5xx@fault:provider-down"]
     assert changed[0][1:3] == ["FAIL", "PASS"]
     assert cmp.load["requests"] == (3000, 3000)
+
+
+def test_a_running_bundle_whose_runner_is_gone_is_marked_killed_at_its_last_record(
+    tmp_path: Path,
+) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from chaos.report.bundle import mark_killed
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    meta = {"run_id": "r", "state": "running", "started_at": 1.0, "pid": child.pid,
+            "host": socket.gethostname()}
+    (bundle / "run.json").write_text(json.dumps(meta))
+    (bundle / "windows.jsonl").write_text("{}\n")
+    os.utime(bundle / "windows.jsonl", (100.0, 100.0))
+    assert mark_killed(bundle, why="test") == 100.0
+    after = json.loads((bundle / "run.json").read_text())
+    assert (after["state"], after["ended_at"], after["aborted"]) == ("killed", 100.0, "killed: test")
+    assert mark_killed(bundle, why="again") is None  # only a running bundle
+    alive = dict(meta, pid=os.getpid())
+    (bundle / "run.json").write_text(json.dumps(alive))
+    assert mark_killed(bundle, why="test") is None  # its runner is this live process
