@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import anyio
@@ -31,12 +31,14 @@ class FaultScheduler:
         load_start_monotonic: float,
         load_start_wall: float,
         on_record: Callable[[FaultRecord], None],
+        hold: Callable[[FaultWindow], Awaitable[bool]] | None = None,
     ) -> None:
         self._session = session
         self._timeline = timeline
         self._start_mono = load_start_monotonic
         self._start_wall = load_start_wall
         self._on_record = on_record
+        self._hold = hold  # waits before a fault; False: the run stops, the fault is not applied
         self._active: dict[str, float] = {}  # fault id -> scheduled end (wall clock)
 
     def active(self) -> dict[str, float]:
@@ -53,16 +55,22 @@ class FaultScheduler:
 
     async def _one(self, window: FaultWindow) -> None:
         await sleep_until(self._start_mono + window.start_s)
+        held_s = 0.0  # a hold delays the fault and its end alike
+        if self._hold is not None:
+            if not await self._hold(window):
+                return
+            held_s = max(0.0, time.monotonic() - (self._start_mono + window.start_s))
+        start_s, end_s = window.start_s + held_s, window.end_s + held_s
         # The session records the fault's scheduled window from `at`/`for`: give it the
         # compressed ones, so the journal and evidence show what actually ran.
         fault = window.fault.model_copy(
-            update={"at": timedelta(seconds=window.start_s), "for_": timedelta(seconds=window.end_s - window.start_s)}
+            update={"at": timedelta(seconds=start_s), "for_": timedelta(seconds=end_s - start_s)}
         )
-        self._active[fault.id] = self._start_wall + window.end_s
+        self._active[fault.id] = self._start_wall + end_s
         try:
-            record = await self._session.apply(fault, scheduled_at=self._start_wall + window.start_s)
+            record = await self._session.apply(fault, scheduled_at=self._start_wall + start_s)
             self._on_record(record)
-            await sleep_until(self._start_mono + window.end_s)
+            await sleep_until(self._start_mono + end_s)
         finally:
             with anyio.CancelScope(shield=True):
                 self._active.pop(fault.id, None)

@@ -31,6 +31,9 @@ class RunOptions:
     workers: int | None = None  # load worker processes (default: the drill's / auto)
     max_driver_lag_ms: float | None = None  # driver event-loop lag p99 over this = saturated (default: the driver's)
     steady_state_timeout_s: float = 30.0  # how long steady state may take to hold before/after
+    hold_all: bool = False  # hold before every fault, as if each said `hold: true`
+    hold_timeout_s: float = 600.0  # a hold not resumed within this aborts the run
+    control_dir: Path | None = None  # environment locks and requests (default ~/.chaos/locks)
 
     def __post_init__(self) -> None:
         if not self.time_scale > 0:
@@ -47,5 +50,5 @@ class RunResult:
     exit_code: ExitCode
     bundle: Path | None
     report: Any = None  # chaos.slo.Report of the run, when evaluated
-    state: str = "complete"  # complete | aborted | interrupted | error | preflight_failed
+    state: str = "complete"  # complete | aborted | interrupted | error | preflight_failed | refused
     reason: str = ""  # why a run ended early (abort condition, error, signal)

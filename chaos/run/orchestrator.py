@@ -20,6 +20,14 @@ import anyio
 from rich.console import Console
 
 from chaos import __version__
+from chaos.control import (
+    ControlWatch,
+    EnvironmentLock,
+    EnvironmentLocked,
+    KillSwitchSet,
+    acquire_lock,
+)
+from chaos.control.switch import kill_switch_reason
 from chaos.errors import (
     ChaosError,
     EvidenceWriteError,
@@ -29,8 +37,6 @@ from chaos.errors import (
     one_line,
     primary_error,
 )
-from chaos.control import ControlWatch, EnvironmentLock, EnvironmentLocked, KillSwitchSet, acquire_lock
-from chaos.control.switch import kill_switch_reason
 from chaos.faults.session import DEFAULT_REVERT_DEADLINE_S, FaultSession
 from chaos.faults.watchdog import Watchdog, start_watchdog
 from chaos.load.backends import backend_choice
@@ -47,12 +53,12 @@ from chaos.run.judge import judge, steady_criteria
 from chaos.run.live import LiveView
 from chaos.run.observers import start_observers
 from chaos.run.options import RunOptions, RunResult
-from chaos.run.plan import evaluation_config, load_config, wall_phases
+from chaos.run.plan import evaluation_config, expand_headers, load_config, wall_phases
 from chaos.run.preflight import check_evidence_room, estimate_bundle_bytes, run_preflight
 from chaos.run.recorder import Recorder
 from chaos.run.steady import CIRCUITS_CHECK, SteadyResult, wait_steady_state
 from chaos.slo import EvaluationConfig, Report
-from chaos.spec import Drill, Environment, FaultWindow, build_timeline
+from chaos.spec import Drill, Environment, FaultWindow, build_timeline, expand_env
 
 LOAD_STARTUP_S = 2.0  # the controller starts the load this long after run() is called
 DEBUG_LOG = "debug.log"  # the full traceback of whatever ended a run early
@@ -166,7 +172,9 @@ async def _run_locked(drill: Drill, env: Environment, options: RunOptions, inter
         return await control.hold(f.id, f"{f.scenario} on {f.target} for {window.end_s - window.start_s:g}s")
     recorder = Recorder(run_id, started_at, bundle, options.time_scale, options.load_scale,
                         env.metrics.interval.total_seconds())
-    abort = AbortWatch(drill, options.time_scale, env.metrics.interval.total_seconds(), evaluation.primary_route)
+    abort = AbortWatch(drill, options.time_scale, env.metrics.interval.total_seconds(), evaluation.primary_route,
+                       prometheus_url=expand_env(env.metrics.prometheus) if env.metrics.prometheus else None,
+                       headers=expand_headers(env.metrics.headers, "metrics.headers"))
     recorder.listeners.append(abort.feed)
     telemetry = DrillTelemetry(env, recorder, evaluation, drill=drill.name, run_id=run_id)
 

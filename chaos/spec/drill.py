@@ -186,10 +186,13 @@ def _threshold(metric: str, value: object) -> float:
 
 
 class AbortCondition(SpecModel):
-    """Stop the run (and revert) when `metric` stays above/below a threshold for `for`."""
+    """Stop the run (and revert) when `metric` stays above/below a threshold for `for`; or
+    when a PromQL query against `metrics.prometheus` does (without a threshold: any series
+    with a value > 0), so a team's own alert can stop a drill (docs/gameday.md)."""
 
     name: str = Field(min_length=1)
-    metric: AbortMetric
+    metric: AbortMetric | None = None
+    promql: str | None = Field(default=None, min_length=1)
     above: float | None = None
     below: float | None = None
     for_: Duration = Field(default=timedelta(0), alias="for")
@@ -199,6 +202,8 @@ class AbortCondition(SpecModel):
     def _natural_unit(cls, value: object, info: ValidationInfo) -> float | None:
         if value is None:
             return None
+        if info.data.get("promql") is not None:
+            return _threshold("promql", value)  # a plain number
         metric = info.data.get("metric")
         if metric is None:  # the metric is invalid and reported; the model fails anyway
             return None
@@ -206,6 +211,12 @@ class AbortCondition(SpecModel):
 
     @model_validator(mode="after")
     def _one_bound(self) -> AbortCondition:
+        if (self.metric is None) == (self.promql is None):
+            raise field_error("metric", "give exactly one of 'metric' or 'promql'")
+        if self.promql is not None:
+            if self.above is not None and self.below is not None:
+                raise field_error("above", "give at most one of 'above' or 'below'")
+            return self
         if (self.above is None) == (self.below is None):
             raise field_error("above", "give exactly one of 'above' or 'below'")
         return self

@@ -289,11 +289,27 @@ class LoadBackend(SpecModel):
         return self
 
 
+class KillSwitch(SpecModel):
+    """Set by remote operators to stop this environment's drill and refuse new ones: a file
+    that exists, or a URL answering 200 with "abort" / `{"abort": true}` (docs/gameday.md)."""
+
+    file: str | None = Field(default=None, min_length=1)
+    url: Url | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> KillSwitch:
+        if (self.file is None) == (self.url is None):
+            raise field_error("file", "give exactly one of 'file' or 'url'")
+        return self
+
+
 class Guardrails(SpecModel):
     allowed_scenarios: tuple[Scenario, ...] = SCENARIOS
     max_fault_duration: Duration = timedelta(minutes=30)
     allowed_hosts: tuple[str, ...] | None = None
     """Hosts the driver may target (default: the hosts this file names)."""
+    kill_switch: KillSwitch | None = None
+    """Stops the running drill and refuses new ones while set (docs/gameday.md)."""
 
 
 class SecretNames(SpecModel):

@@ -46,6 +46,8 @@ class FaultBase(SpecModel):
     """SLO tier judged during the fault window (default: the drill's tier)."""
     overlaps: tuple[str, ...] = ()
     """Ids of faults on the same target this one may overlap."""
+    hold: bool = False
+    """Wait before applying until `chaos resume` (docs/gameday.md); the load keeps running."""
 
     @property
     def end(self) -> timedelta:
