@@ -56,3 +56,20 @@ def docker_client() -> Iterator[object]:
         )
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def control_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Environment locks and abort/resume requests of this session's drills in a directory of
+    its own: another checkout's test run on this host (same environment names) is not a
+    competing drill, and nothing lands in ~/.chaos."""
+    from chaos.control.requests import CONTROL_DIR_ENV
+
+    path = tmp_path_factory.mktemp("control")
+    before = os.environ.get(CONTROL_DIR_ENV)
+    os.environ[CONTROL_DIR_ENV] = str(path)  # child processes (chaos CLI) inherit it
+    yield path
+    if before is None:
+        os.environ.pop(CONTROL_DIR_ENV, None)
+    else:
+        os.environ[CONTROL_DIR_ENV] = before
