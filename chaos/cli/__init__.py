@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from chaos.cli import (
+    control_cmds,
     fault_cmds,
     faultproxy_cmds,
     release_cmds,
@@ -47,7 +48,8 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (spec_cmds, testbed_cmds, fault_cmds, slo_cmds, run_cmds, release_cmds, faultproxy_cmds):
+for _module in (spec_cmds, testbed_cmds, fault_cmds, slo_cmds, run_cmds, release_cmds, faultproxy_cmds,
+                control_cmds):
     _module.register(app)
 
 

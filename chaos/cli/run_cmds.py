@@ -52,6 +52,8 @@ def run(
     no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip the preflight checks.")] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", help=FORMAT_HELP)] = "auto",
     junit_inconclusive: Annotated[InconclusiveAs, typer.Option("--junit-inconclusive", help=JUNIT_HELP)] = "failure",
+    hold_all: Annotated[bool, typer.Option("--hold-all", help="Hold before every fault until `chaos resume` (or Enter).")] = False,
+    hold_timeout: Annotated[str, typer.Option("--hold-timeout", help="A hold not resumed within this aborts the drill.")] = "10m",
 ) -> None:
     """Run a drill: real load, real faults, every fault reverted; ends with the verdicts and the bundle path."""
     from chaos.cli import flags
@@ -76,7 +78,8 @@ def run(
         options = RunOptions(time_scale=time_scale, load_scale=load_scale, evidence_dir=evidence_dir,
                              allow_production=allow_production, live=live, no_preflight=no_preflight,
                              drill_path=drill_path, env_path=env, tier=tier, workers=workers,
-                             max_driver_lag_ms=max_driver_lag_ms)
+                             max_driver_lag_ms=max_driver_lag_ms, hold_all=hold_all,
+                             hold_timeout_s=_hold_timeout_s(hold_timeout))
     except SpecError as exc:
         from rich.markup import escape
 
@@ -92,6 +95,18 @@ def run(
     except ChaosError as exc:
         raise _fail(console, exc) from None
     raise typer.Exit(finish_run(result, fmt=fmt, junit_inconclusive=junit_inconclusive))
+
+
+def _hold_timeout_s(text: str) -> float:
+    from chaos.spec.units import parse_duration
+
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--hold-timeout: {exc}") from None
+    if seconds <= 0:
+        raise ValueError(f"--hold-timeout must be longer than 0s, got {text}")
+    return seconds
 
 
 def finish_run(result: RunResult, *, fmt: OutputFormat, junit_inconclusive: InconclusiveAs) -> int:

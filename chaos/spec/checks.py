@@ -124,6 +124,11 @@ def drill_environment_problems(drill: Drill, env: Environment) -> list[Problem]:
                              f"{fmt(fault.for_)} is longer than environment '{env.name}' allows "
                              f"(guardrails.max_fault_duration {fmt(guard.max_fault_duration)})"))
         problems.extend(_target_problems(i, fault, env))
+    for i, condition in enumerate(drill.abort):
+        if condition.promql is not None and env.metrics.prometheus is None:
+            problems.append((("abort", i, "promql"),
+                             f"a promql abort condition needs environment '{env.name}' to name "
+                             "metrics.prometheus (the Prometheus API it is asked)"))
     return problems
 
 
