@@ -169,7 +169,14 @@ async def _run_locked(drill: Drill, env: Environment, options: RunOptions, inter
         if not (options.hold_all or window.fault.hold):
             return True
         f = window.fault
-        return await control.hold(f.id, f"{f.scenario} on {f.target} for {window.end_s - window.start_s:g}s")
+        if not await control.hold(f.id, f"{f.scenario} on {f.target} for {window.end_s - window.start_s:g}s"):
+            return False
+        late_s = time.time() - (load_start_wall + window.start_s)
+        # Invariant: phases (and the load's window cuts) were fixed at the load start; a held
+        # fault runs late, and its window is judged where the timeline put it (docs/gameday.md).
+        _event(bundle, "hold_shift", f"fault {f.id} applied {late_s:.1f}s after its scheduled start; "
+               "its fault window is judged as scheduled", fault_id=f.id, late_s=late_s)
+        return True
     recorder = Recorder(run_id, started_at, bundle, options.time_scale, options.load_scale,
                         env.metrics.interval.total_seconds())
     abort = AbortWatch(drill, options.time_scale, env.metrics.interval.total_seconds(), evaluation.primary_route,

@@ -103,6 +103,7 @@ def test_a_hold_resumed_from_another_process_then_chaos_abort_stops_the_drill(
     assert kinds["resumed"]["via"] == "chaos resume"
     assert kinds["resumed"]["at"] > 0
     assert kinds["abort_requested"]["reason"] == "on-call says stop"
+    assert kinds["hold_shift"]["late_s"] > 0  # the fault ran late, and the evidence says so
     fault = raw.recording.faults[0]
     assert fault.applied_at is not None
     assert fault.reverted_at is not None
