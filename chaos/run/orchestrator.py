@@ -49,6 +49,7 @@ from chaos.report.redact import redact
 from chaos.report.render import SEAL_RESERVE, write_final_files
 from chaos.run.abort import AbortWatch
 from chaos.run.faults import FaultScheduler
+from chaos.run.holds import shift_fault_phase
 from chaos.run.judge import judge, steady_criteria
 from chaos.run.live import LiveView
 from chaos.run.observers import start_observers
@@ -172,10 +173,15 @@ async def _run_locked(drill: Drill, env: Environment, options: RunOptions, inter
         if not await control.hold(f.id, f"{f.scenario} on {f.target} for {window.end_s - window.start_s:g}s"):
             return False
         late_s = time.time() - (load_start_wall + window.start_s)
-        # Invariant: phases (and the load's window cuts) were fixed at the load start; a held
-        # fault runs late, and its window is judged where the timeline put it (docs/gameday.md).
+        # A held fault runs late: its window as judged moves with it where the drill's shape
+        # allows (a window belongs to the phase holding its midpoint), else stays as scheduled.
+        shifted = shift_fault_phase(recorder.phases, f.id, late_s)
+        if shifted is not None:
+            recorder.set_phases(shifted)
         _event(bundle, "hold_shift", f"fault {f.id} applied {late_s:.1f}s after its scheduled start; "
-               "its fault window is judged as scheduled", fault_id=f.id, late_s=late_s)
+               + ("its fault window is judged from there" if shifted is not None
+                  else "its fault window is judged as scheduled"),
+               fault_id=f.id, late_s=late_s, judged_shifted=shifted is not None)
         return True
     recorder = Recorder(run_id, started_at, bundle, options.time_scale, options.load_scale,
                         env.metrics.interval.total_seconds())

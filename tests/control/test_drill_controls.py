@@ -104,7 +104,11 @@ def test_a_hold_resumed_from_another_process_then_chaos_abort_stops_the_drill(
     assert kinds["resumed"]["at"] > 0
     assert kinds["abort_requested"]["reason"] == "on-call says stop"
     assert kinds["hold_shift"]["late_s"] > 0  # the fault ran late, and the evidence says so
+    assert kinds["hold_shift"]["judged_shifted"] is True
     fault = raw.recording.faults[0]
+    judged = next(p for p in raw.recording.phases if p.kind == "fault")
+    assert fault.applied_at is not None
+    assert abs(judged.start - fault.applied_at) < 1.0, (judged, fault)  # judged from its real start
     assert fault.applied_at is not None
     assert fault.reverted_at is not None
 
