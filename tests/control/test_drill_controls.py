@@ -7,6 +7,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from chaos.control import read_hold, read_holder
 from chaos.errors import ExitCode
@@ -127,3 +129,42 @@ def test_a_hold_not_resumed_in_time_aborts_without_applying_the_fault(
     assert "hold_timeout" in {e["kind"] for e in events(bundle)}
     assert all(f.applied_at is None for f in raw.recording.faults)
     assert "HOLD" in output
+
+
+def test_enter_on_a_terminal_resumes_and_a_file_kill_switch_set_mid_fault_aborts(
+        testbed: RunningTestbed, tmp_path: Path) -> None:
+    switch = tmp_path / "STOP"
+    env = yaml.safe_load(testbed.env_path.read_text("utf-8"))
+    env.setdefault("guardrails", {})["kill_switch"] = {"file": str(switch)}
+    env_path = tmp_path / "env.yaml"
+    env_path.write_text(yaml.safe_dump(env, sort_keys=False), "utf-8")
+    name = env["name"]
+    master, slave = pty.openpty()  # the drill's stdin is a terminal: Enter resumes
+    argv = [sys.executable, "-m", "chaos", "run", str(DRILL), "--env", str(env_path),
+            "--time-scale", "0.1", "--load-scale", "0.1", "--evidence-dir", str(tmp_path / "runs"),
+            "--max-driver-lag-ms", str(MAX_DRIVER_LAG_MS), "--no-live", "--hold-all"]
+    try:
+        with (tmp_path / "chaos-run.out").open("wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=slave, env=_env())
+        try:
+            wait_for(lambda: read_hold(name) is not None, 90, "the drill holding before its fault")
+            os.write(master, b"\n")
+            wait_for(lambda: primary_cut(testbed), 30, "the fault applied after Enter")
+            switch.write_text("incident 99\n")
+            output = finish(proc, tmp_path)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == ExitCode.FAIL, output
+    assert proxies_clean(testbed)
+    bundle = bundle_of(tmp_path / "runs")
+    assert read_raw(bundle).state == "aborted"
+    run = json.loads((bundle / "run.json").read_text())
+    assert f"kill switch file {switch} is set (incident 99)" in run["aborted"], run
+    kinds = {e["kind"]: e for e in events(bundle)}
+    assert kinds["resumed"]["via"] == "Enter"
+    assert "kill_switch" in kinds
