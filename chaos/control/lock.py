@@ -94,10 +94,11 @@ class EnvironmentLock:
             write_json(self.path, _doc(self.holder))
 
     def release(self) -> None:
+        """Remove the lock and its requests, if the lock is still ours (never another's)."""
         if self._ours():
+            for suffix in ("abort", "resume", "hold"):
+                remove(self.control_file(suffix))
             remove(self.path)
-        for suffix in ("abort", "resume", "hold"):
-            remove(self.control_file(suffix))
 
     def _ours(self) -> bool:
         doc = read_json(self.path)
