@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chaos.redact import redact_text
+
 CONTROL_DIR_ENV = "CHAOS_CONTROL_DIR"  # default ~/.chaos/locks
 
 
@@ -40,7 +42,8 @@ def who() -> dict[str, Any]:
 def write_json(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    # Unique per writer (two terminals may ask at once); the reason is an operator's text.
+    tmp.write_text(redact_text(json.dumps(doc)), encoding="utf-8")
     os.replace(tmp, path)
 
 

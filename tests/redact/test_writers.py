@@ -25,8 +25,12 @@ ALLOWED: dict[str, str] = {
     "chaos/cli/spec_cmds.py": "the JSON schema of the models: no run data",
     "chaos/cli/flags.py": "an empty temporary file: can the directory be written?",
     "chaos/run/preflight.py": "an empty temporary file: is there room for the bundle?",
+    "chaos/control/lock.py": "the environment lock, claimed with O_EXCL: pid, host, user, run dir",
+    "chaos/control/requests.py": "abort/resume requests (who, when, the operator's reason) "
+                                 "through redact_text",
 }
-MUST_REDACT = ("chaos/faults/watchdog.py", "chaos/run/orchestrator.py")  # when they write
+MUST_REDACT = ("chaos/faults/watchdog.py", "chaos/run/orchestrator.py",
+               "chaos/control/requests.py")  # when they write
 _WRITE = re.compile(r"\.write_text\(|\.write_bytes\(|os\.write\(|json\.dump\(|\.open\([\"'][wa]|"
                     r"[^.]open\([^)]*[\"'][wax]b?[\"']|O_WRONLY|NamedTemporaryFile\(|FileHandler\(")
 
