@@ -8,7 +8,7 @@ from types import TracebackType
 
 from chaos.errors import ComponentStateLost, FaultError, ToxiproxyError
 from chaos.faults.docker_runtime import DockerRuntime
-from chaos.faults.http_action import HttpRequest, send_http
+from chaos.faults.http_action import HttpRequest, describe_switch, read_switch, send_http
 from chaos.faults.primitives import Primitive, Targets
 from chaos.faults.process_runtime import ProcessRuntime
 from chaos.faults.toxics import spec_from_attributes
@@ -121,6 +121,7 @@ class Executor:
                 await self.process.stop(p.target)
             case "http":
                 await send_http(HttpRequest.from_json(p.params["apply"]), action="apply")
+                await self._verify_switch(p, "apply")
 
     # -- revert ----------------------------------------------------------------------
 
@@ -155,6 +156,7 @@ class Executor:
                 await self.process.resume(p.target)
             case "http":
                 await send_http(HttpRequest.from_json(p.params["undo"]), action="revert")
+                await self._verify_switch(p, "revert")
 
     async def revert_broad(self, p: Primitive) -> None:
         """The fallback when the targeted undo keeps failing: Toxiproxy `POST /reset`, a
@@ -177,6 +179,7 @@ class Executor:
             case "http":
                 await send_http(HttpRequest.from_json(p.params["undo"]), retries=5,
                                 action="revert")
+                await self._verify_switch(p, "revert")
 
     def _lost_proxy(self, p: Primitive, exc: ToxiproxyError) -> FaultError:
         """A 404 for the proxy itself: Toxiproxy answers but lost it (restarted without its
@@ -191,6 +194,32 @@ class Executor:
             "cleanup` again")
 
     # -- verification ----------------------------------------------------------------
+
+    async def _verify_switch(self, p: Primitive, action: str) -> None:
+        """Read a fault switch back, as toxics are: after apply it must answer the fault that
+        was sent (as the switch normalises it), after revert `fault: null`. A primitive
+        without `verify` (an operator's own drain/undrain action) is proved by status only."""
+        verify = p.params.get("verify")
+        if not verify:
+            return
+        url = str(verify["url"])
+        want = verify["applied"] if action == "apply" else None
+        seen: list[object] = []
+
+        async def check() -> bool:
+            seen[:] = [await read_switch(url, action=f"verify {action}")]
+            return seen[0] == want
+
+        timeout_s = min(self._verify_timeout_s, 5.0)
+        try:
+            await wait_until(check, timeout_s=timeout_s, target=url,
+                             action=f"{action} fault switch", what="")
+        except FaultError as exc:
+            if not seen or "not verified" not in exc.detail:
+                raise
+            raise FaultError(url, f"{action} fault switch",
+                             f"not verified after {timeout_s:g}s: the switch answers "
+                             f"{describe_switch(seen[0])}, expected {describe_switch(want)}") from None
 
     async def _wait_proxy(self, proxy: str, action: str, *, enabled: bool) -> None:
         async def check() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import FaultError
+from chaos.faultproxy.switch import parse_fault
 from chaos.faults.docker_runtime import compose_ref
 from chaos.faults.primitives import Primitive, Targets
 from chaos.faults.toxics import TOXIC_PREFIX, Bandwidth, Latency, ResetPeer, Timeout, ToxicSpec
@@ -98,10 +99,12 @@ def _provider_outage(fault: ProviderOutageFault, env: Environment) -> list[Primi
             raise FaultError(fault.target, "resolve provider_outage",
                              f"mode {fault.mode} needs the route's http_fault URL")
         url = expand_env(route.http_fault, where=f"topology.providers.{fault.target}.http_fault")
+        body = _switch_body(fault)
         return [Primitive("http", url, {
-            "apply": {"method": "POST", "url": url, "body": _switch_body(fault),
-                      "expect_status": 200},
-            "undo": {"method": "DELETE", "url": url, "body": None, "expect_status": 200}})]
+            "apply": {"method": "POST", "url": url, "body": body, "expect_status": 200},
+            "undo": {"method": "DELETE", "url": url, "body": None, "expect_status": 200},
+            # read back like a toxic: GET answers this `fault` once applied, null once reverted
+            "verify": {"url": url, "applied": parse_fault(body).to_json()}})]
     if not proxies:
         raise FaultError(fault.target, "resolve provider_outage", "the route lists no proxies")
     out: list[Primitive] = []

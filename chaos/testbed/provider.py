@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from chaos.faultproxy.switch import STREAM_KINDS, Fault, HttpFault, StreamFault, parse_fault
 from chaos.testbed.asgi import (
     SSE_HEADERS,
     BodyTooLarge,
@@ -33,86 +31,14 @@ from chaos.testbed.config import ProviderSettings
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
 
 
-_CODE = re.compile(r"[a-z][a-z0-9_]{0,40}")
 # A stalled stream sends nothing more until its client goes away, or this long at most.
 STALL_BOUND_S = 600.0
-StreamKind = Literal["error", "truncate", "stall"]
-STREAM_KINDS: tuple[StreamKind, ...] = ("error", "truncate", "stall")
 
 
-def _rate(raw: dict[str, object]) -> float:
-    rate = raw.get("rate", 1.0)
-    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0.0 <= rate <= 1.0:
-        raise ValueError("fault.rate must be a number in [0, 1]")
-    return float(rate)
-
-
-def _only(raw: dict[str, object], allowed: tuple[str, ...]) -> None:
-    extra = sorted(set(raw) - set(allowed))
-    if extra:
-        raise ValueError(f"unknown fault field(s) {', '.join(extra)} (allowed: {', '.join(allowed)})")
-
-
-@dataclass(frozen=True)
-class HttpFault:
-    """An HTTP-level failure the provider answers with, for a `rate` fraction of requests."""
-
-    status: int
-    retry_after_s: float | None
-    rate: float
-
-    @classmethod
-    def parse(cls, raw: dict[str, object]) -> HttpFault:
-        _only(raw, ("status", "retry_after_s", "rate"))
-        status = raw.get("status")
-        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-            raise ValueError("fault.status must be an HTTP error status (400..599)")
-        retry = raw.get("retry_after_s")
-        if retry is not None and (not isinstance(retry, int | float) or isinstance(retry, bool)
-                                  or retry < 0):
-            raise ValueError("fault.retry_after_s must be a number >= 0")
-        return cls(status, None if retry is None else float(retry), _rate(raw))
-
-
-@dataclass(frozen=True)
-class StreamFault:
-    """For a `rate` fraction of requests: a 200 stream of `after_chunks` token chunks (at most
-    the answer's length), then an in-band error event with `code` (`error`), the end of the HTTP
-    message without `[DONE]` (`truncate`), or nothing until the client goes away (`stall`)."""
-
-    stream: StreamKind
-    after_chunks: int
-    rate: float
-    code: str | None  # `error` only
-
-    @classmethod
-    def parse(cls, raw: dict[str, object]) -> StreamFault:
-        kind = raw.get("stream")
-        if kind not in STREAM_KINDS:
-            raise ValueError(f"fault.stream must be one of {', '.join(STREAM_KINDS)}")
-        _only(raw, ("stream", "after_chunks", "rate", "code") if kind == "error"
-              else ("stream", "after_chunks", "rate"))
-        after = raw.get("after_chunks", 1)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            raise ValueError("fault.after_chunks must be an integer >= 0")
-        code = raw.get("code", "overloaded_error") if kind == "error" else None
-        if code is not None and not (isinstance(code, str) and _CODE.fullmatch(code)):
-            raise ValueError("fault.code must match ^[a-z][a-z0-9_]{0,40}$")
-        return cls(kind, after, _rate(raw), code)
-
-    def error_event(self) -> bytes:
-        body = {"error": {"message": "Overloaded", "type": self.code, "code": self.code}}
-        return b"data: " + json.dumps(body).encode() + b"\n\n"
-
-
-Fault = HttpFault | StreamFault
-
-
-def parse_fault(raw: object) -> Fault:
-    """The fault switch's JSON body: a stream fault when it names `stream`, else an HTTP fault."""
-    if not isinstance(raw, dict):
-        raise ValueError("fault must be a JSON object")
-    return StreamFault.parse(raw) if "stream" in raw else HttpFault.parse(raw)
+def error_event(fault: StreamFault) -> bytes:
+    """The in-band error a `stream: error` fault ends the answer with (OpenAI's shape)."""
+    body = {"error": {"message": "Overloaded", "type": fault.code, "code": fault.code}}
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
 class ProviderApp(Component):
@@ -198,7 +124,7 @@ class ProviderApp(Component):
         if fault is None:
             yield b"data: [DONE]\n\n"
         elif fault.stream == "error":
-            yield fault.error_event()
+            yield error_event(fault)
         elif fault.stream == "stall":
             # send_stream cancels this on the client's disconnect; the bound ends it otherwise
             # (then as a truncated stream).
@@ -216,9 +142,7 @@ class ProviderApp(Component):
         elif req.method != "GET":
             await send_error(send, 405, "method_not_allowed")
             return
-        f = self.fault
-        body = None if f is None else {k: v for k, v in asdict(f).items()
-                                       if not (isinstance(f, StreamFault) and k == "code" and v is None)}
+        body = None if self.fault is None else self.fault.to_json()
         await send_json(send, 200, {"route": self.route, "fault": body})
 
     def _set_fault(self, fault: Fault | None) -> None:
