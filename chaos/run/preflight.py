@@ -62,7 +62,6 @@ def topology_proxies(env: Environment) -> tuple[str, ...]:
 
 async def run_preflight(drill: Drill, env: Environment) -> PreflightReport:
     """Run every check concurrently; each yields result lines (failures never raise)."""
-    del drill  # every check concerns the environment the drill will run in
     results: dict[int, list[CheckResult]] = {}
 
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
@@ -75,6 +74,11 @@ async def run_preflight(drill: Drill, env: Environment) -> PreflightReport:
             for index, check in enumerate((_toxiproxy_checks, _runtime_checks, _target_check,
                                            _canary_check, _metrics_check)):
                 tg.start_soon(run, index, check)
+
+            async def switches(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:
+                return await _switch_checks(drill, env, client)
+
+            tg.start_soon(run, 5, switches)
     return PreflightReport(tuple(r for i in sorted(results) for r in results[i]))
 
 
@@ -160,6 +164,48 @@ async def _canary_check(env: Environment, client: httpx.AsyncClient) -> list[Che
             f"{target.protocol} reads it: is target.protocol right? (now {target.protocol})"))]
     return [CheckResult("canary", False, canary_refusal(result, target.protocol,
                                                         target.chat_path_resolved))]
+
+
+HTTP_FAULT_MODES = frozenset({"http_errors", "stream_error", "stream_truncate", "stream_stall"})
+
+
+def fault_switch_routes(drill: Drill, env: Environment) -> tuple[str, ...]:
+    """The provider routes whose HTTP fault switch the drill's faults set."""
+    routes = (f.target for f in drill.faults
+              if f.scenario == "provider_outage" and getattr(f, "mode", None) in HTTP_FAULT_MODES)
+    return tuple(dict.fromkeys(r for r in routes if r in env.topology.providers
+                               and env.topology.providers[r].http_fault is not None))
+
+
+async def _switch_checks(drill: Drill, env: Environment,
+                         client: httpx.AsyncClient) -> list[CheckResult]:
+    """Every fault switch the drill will set answers like one and is off: a switch left on
+    (a run that died before its revert, someone's manual test) would break the baseline and
+    be reverted by this drill as if it were its own."""
+    from chaos.faults.http_action import describe_switch, read_switch
+
+    routes = fault_switch_routes(drill, env)
+    if not routes:
+        return []
+    problems: list[str] = []
+    for route in routes:
+        raw = env.topology.providers[route].http_fault
+        assert raw is not None
+        try:
+            state = await read_switch(_expand(raw), client=client, action="preflight")
+        except _CheckFailed as exc:
+            problems.append(f"{route}: {exc}")
+            continue
+        except ChaosError as exc:  # FaultError: the URL is left out, it may carry a credential
+            problems.append(f"{route}: {getattr(exc, 'detail', exc)}")
+            continue
+        if state is not None:
+            problems.append(f"{route}: already on ({describe_switch(state)}), left by an earlier "
+                            "run? `chaos cleanup`, or DELETE the switch, then run again")
+    if problems:
+        return [CheckResult("fault switches", False, "; ".join(problems), missing=routes)]
+    return [CheckResult("fault switches", True,
+                        f"{len(routes)} off and answering: {', '.join(routes)}", found=routes)]
 
 
 # Logical series the criteria read, and what becomes INCONCLUSIVE without them.

@@ -146,3 +146,57 @@ def test_preflight_reports_dead_processes(
     assert processes is not None
     assert not processes.ok
     assert processes.missing == ("redis",)
+
+
+SWITCH_DRILL = DRILL.split("faults:")[0] + """faults:
+  - id: provider-503
+    scenario: provider_outage
+    target: primary
+    mode: http_errors
+    status: 503
+    at: 1m
+    for: 1m
+"""
+
+
+def test_a_fault_switch_the_drill_sets_must_answer_and_be_off(
+        toxiproxy: ToxiproxyServer, health_server: str, tmp_path: Path, live_pid: int) -> None:
+    """The drill's fault switch (a real `chaos faultproxy`) is checked: off passes, a fault
+    left on names it and what to do, a URL that is no switch says so; one line each, and the
+    switch's URL is not shown (it may carry a credential)."""
+    import httpx
+
+    from chaos.faultproxy import ProxyConfig, running_proxy
+
+    state = _state_file(tmp_path, {"redis": live_pid, "provider-primary": live_pid,
+                                   "gateway-us-east": live_pid})
+    config = ProxyConfig(upstream=f"http://127.0.0.1:{free_port()}", listen_port=free_port())
+    with running_proxy(config) as proxy:
+        path = write_env(tmp_path, toxiproxy.api_url, base_url=health_server, state_file=state)
+        text = path.read_text("utf-8").replace(
+            "      services: [provider-primary]\n",
+            f"      services: [provider-primary]\n      http_fault: {proxy.fault_url}?sig=Zq-9x\n")
+        path.write_text(text, "utf-8")
+        env = load_environment(path)
+        create_proxies(toxiproxy.api_url, list(topology_proxies(env)))
+
+        def switches() -> str:
+            report = anyio.run(run_preflight, parse_drill(SWITCH_DRILL), env)
+            check = report.check("fault switches")
+            assert check is not None
+            assert "Zq-9x" not in str(check) and "\n" not in str(check)
+            return str(check)
+
+        assert switches() == "ok fault switches: 1 off and answering: primary"
+        httpx.post(proxy.fault_url, json={"status": 429, "rate": 0.5}).raise_for_status()
+        assert switches() == (
+            'FAIL fault switches: primary: already on ({"rate":0.5,"retry_after_s":null,'
+            '"status":429}), left by an earlier run? `chaos cleanup`, or DELETE the switch, '
+            "then run again")
+        httpx.delete(proxy.fault_url).raise_for_status()
+    path.write_text(text.replace(f"{proxy.fault_url}?sig=Zq-9x", f"{health_server}/health"), "utf-8")
+    env = load_environment(path)
+    report = anyio.run(run_preflight, parse_drill(SWITCH_DRILL), env)
+    check = report.check("fault switches")
+    assert check is not None and not check.ok
+    assert "is it a chaos fault switch" in check.detail, check
