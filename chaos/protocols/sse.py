@@ -64,6 +64,31 @@ class SseDecoder:
             rest = b""
         self._buf = rest
 
+    def whole_data_events(self, data: bytes) -> tuple[list[bytes], bytes] | None:
+        """The fast path's split, without changing any state: when the pending bytes plus
+        `data`, up to their last blank line, are only single-line `data: ` events with LF
+        line ends, their payloads (in order) and the bytes after them; else None (then
+        `feed` it). A payload is what `feed` would dispatch for the same bytes."""
+        if self._cr or self.overflow or data.find(b"\r") >= 0:
+            return None
+        buf = self._buf + data if self._buf else data
+        end = buf.rfind(b"\n\n")
+        if end < 0 or not buf.startswith(b"data: "):
+            return None
+        payloads = buf[6:end].split(b"\n\ndata: ")
+        # Only data lines: exactly two LFs per event (a comment, `event:` or second `data:`
+        # line, or a blank line too many, adds one inside a payload).
+        if buf.count(b"\n", 0, end + 2) != 2 * len(payloads):
+            return None
+        rest = buf[end + 2:]
+        if len(rest) > MAX_EVENT_BYTES:
+            return None
+        return payloads, rest
+
+    def keep(self, rest: bytes) -> None:
+        """Commit a `whole_data_events` split: `rest` is now the pending bytes."""
+        self._buf = rest
+
     def flush(self) -> None:
         """The body ended: an event whose last line ended but whose blank line never came is
         dispatched (servers that end `data: [DONE]\\n` and close); a half line is dropped."""

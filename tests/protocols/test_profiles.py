@@ -202,3 +202,113 @@ def test_multi_line_data_and_comments_are_read_as_the_spec_says() -> None:
     decoder.flush()
     assert events == [(b"e", b"a\nb"), (None, b"tail")]
     assert decoder.comments == 2
+
+
+# -- the fast path (whole data events judged in one call) against one event at a time ------
+
+_CHUNK_POOL = [
+    b'{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}',
+    b'{"id":"c","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}',
+    b'{"choices":[{"delta":{"content":"a"},"logprobs":null}],"model":"m","system_fingerprint":"x"}',
+    b'{"choices":[{"delta":{},"finish_reason":"stop"}]}',
+    b'{"choices":[{"delta":{"content":"z"},"finish_reason":"length"}]}',
+    b'{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":5,"total_tokens":6}}',
+    b'{"usage":{"completion_tokens":7}}',
+    b'{"usage":{"completion_tokens":-1}}',
+    b'{"choices":[{"delta":{"reasoning_content":"think"}}]}',
+    b'{"choices":[{"delta":{"tool_calls":[{"index":0}]}},{"delta":{"content":"b"}}]}',
+    b'{"choices":[{"delta":null,"finish_reason":"stop"}]}',
+    b'{"choices":[{"delta":"text"}]}',
+    b'{"choices":[1]}',
+    b'{"choices":{"delta":{}}}',
+    b'{"choices":[{"delta":{"content":"x"},"finish_reason":5}]}',
+    b'{"choices":[{"delta":{"content":NaN}}]}',
+    b'{"choices":[{"delta":{"content":1e400}}]}',
+    b'{"choices":[{"delta":{"content":"\\ud800"}}]}',
+    b'{"choices":[{"delta":{"content":"\xff"}}]}',
+    b'{"error":{"message":"upstream died","code":"provider_unavailable"}}',
+    b'{"error":{"type":"rate_limit_exceeded"}}',
+    b'{"error":null,"choices":[{"delta":{"content":"e"}}]}',
+    b'{"choices":[{"delta":{"content":"partial"}}],"error":{"message":"died","code":"provider_unavailable"}}',
+    b'{"error":{"code":"quota"},"usage":{"completion_tokens":3}}',
+    b'{"model":"m"}',
+    b'[1]',
+    b'"text"',
+    b'{not json',
+    b'',
+    b' {"choices":[{"delta":{"content":"sp"}}]}',
+    b'[DONE]',
+]
+_LINE_POOL = [b": keep-alive", b"event: error", b"event: message", b"id: 7", b"retry: 10"]
+
+
+def _equivalent_states(fast: StreamState, slow: StreamState) -> None:
+    for name in StreamState.__slots__:
+        if name in ("_batch", "_classify", "_sse"):
+            continue
+        assert getattr(fast, name) == getattr(slow, name), name
+    assert fast._sse.pending == slow._sse.pending
+    assert fast._sse.comments <= slow._sse.comments  # the fast path sees no comments
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_fast_path_reads_every_stream_as_one_event_at_a_time_does(seed: int) -> None:
+    """Random streams of real and broken chunks, extra lines and line ends, cut into random
+    reads: the OpenAI profile with its batch classifier ends in exactly the state (outcome,
+    instants, gaps, tokens, codes) of the same profile reading one event at a time."""
+    import random
+
+    rng = random.Random(seed)
+    events = []
+    for _ in range(rng.randint(1, 14)):
+        lines = [b"data: " + rng.choice(_CHUNK_POOL[:6] * 6 + _CHUNK_POOL)]
+        if rng.random() < 0.1:
+            lines.insert(0, rng.choice(_LINE_POOL))
+        if rng.random() < 0.05:
+            lines.append(b"data: " + rng.choice(_CHUNK_POOL))
+        events.append(b"\n".join(lines))
+    if rng.random() < 0.7:
+        events.append(b"data: [DONE]")
+    body = b"".join(e + b"\n\n" for e in events)
+    if rng.random() < 0.1:
+        body = body.replace(b"\n", rng.choice([b"\r\n", b"\r"]))
+    if rng.random() < 0.1:
+        body = body[: rng.randint(0, len(body))]
+    cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 5))))
+    fast, slow = OPENAI.stream(), StreamState(OPENAI.classify)
+    assert fast._batch is not None
+    edges = (0, *cuts, len(body))
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
+        fast.feed(body[a:b], float(i // 2))
+        slow.feed(body[a:b], float(i // 2))
+        _equivalent_states(fast, slow)
+    fast.finish(99.0)
+    slow.finish(99.0)
+    _equivalent_states(fast, slow)
+    for failure in (None, "stall", "reset"):
+        assert classify_outcome(200, failure, fast) == classify_outcome(200, failure, slow)
+
+
+def test_the_fast_path_takes_a_plain_openai_read_and_leaves_the_rest_pending() -> None:
+    """It does apply (so the equivalence above is not vacuous): a read of whole events and
+    half of the next is judged in one call and the half is kept for the next read."""
+    calls: list[int] = []
+    from chaos.protocols import profiles
+
+    def counting(payloads: list[bytes]) -> object:
+        calls.append(len(payloads))
+        return profiles._openai_batch(payloads)
+
+    state = StreamState(OPENAI.classify, counting)  # type: ignore[arg-type]
+    half = b'data: {"choices":[{"delta":{"content":"c"}}]}'
+    plain = s.OPENAI_COMPLETE.replace(b": keep-alive\n\n", b"").replace(b": PROCESSING\n\n", b"")
+    state.feed(plain.split(b"data: [DONE]")[0] + half[:20], 1.0)
+    assert calls
+    assert state._sse.pending == half[:20]
+    state.feed(half[20:] + b"\n\ndata: [DONE]\n\n", 2.0)
+    assert calls[-1] == 2
+    assert state.done_at == 2.0
+    assert state._sse.pending == b""
+    assert classify_outcome(200, None, state) == ("2xx", None)
+    assert (state.events, state.content_chunks, state.usage_tokens, state.finish_reason,
+            state.first_content_at, state.gaps_us) == (7, 3, 2, "stop", 1.0, [1000000])
