@@ -105,6 +105,14 @@ def _openai_batch(payloads: list[bytes]) -> BatchVerdict | None:
             if used is None:
                 return None  # no_choices: malformed
             continue  # a usage-only chunk
+        if len(choices) == 1:  # the common shape, as `classify` takes it first
+            choice = choices[0]
+            delta = choice.delta
+            if delta is not None and delta.content and choice.finish_reason is None:
+                content += 1
+                if first is None:
+                    first = "content"
+                continue
         kind: str | None = None
         for choice in choices:
             reason = choice.finish_reason
