@@ -184,7 +184,8 @@ def test_a_fault_switch_the_drill_sets_must_answer_and_be_off(
             report = anyio.run(run_preflight, parse_drill(SWITCH_DRILL), env)
             check = report.check("fault switches")
             assert check is not None
-            assert "Zq-9x" not in str(check) and "\n" not in str(check)
+            assert "Zq-9x" not in str(check)
+            assert "\n" not in str(check)
             return str(check)
 
         assert switches() == "ok fault switches: 1 off and answering: primary"
@@ -198,5 +199,6 @@ def test_a_fault_switch_the_drill_sets_must_answer_and_be_off(
     env = load_environment(path)
     report = anyio.run(run_preflight, parse_drill(SWITCH_DRILL), env)
     check = report.check("fault switches")
-    assert check is not None and not check.ok
+    assert check is not None
+    assert not check.ok
     assert "is it a chaos fault switch" in check.detail, check
