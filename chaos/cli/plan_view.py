@@ -97,6 +97,20 @@ def _from_topology(fault: Fault, env: Environment) -> list[str]:
             f"revert: {region.undrain.method} {region.undrain.url}"]
 
 
+def abort_lines(drill: Drill, time_scale: float) -> list[str]:
+    """The drill's stop conditions as `chaos run` will watch them (durations compressed)."""
+    if not drill.abort:
+        return []
+    out = ["abort when (faults reverted, evidence sealed as aborted):"]
+    for c in drill.abort:
+        bound = ("" if c.above is None and c.below is None
+                 else f" {'>' if c.above is not None else '<'} {c.above if c.above is not None else c.below:g}")
+        held = c.for_.total_seconds() * time_scale
+        what = f"PromQL {c.promql}{bound or ' (any series > 0)'}" if c.promql else f"{c.metric}{bound}"
+        out.append(f"  - {c.name}: {what} held {_length(held)}")
+    return out
+
+
 def render_plan(drill: Drill, env: Environment, timeline: Timeline, console: Console | None = None) -> None:
     console = console or Console(highlight=False, soft_wrap=True)
     scale = f", time scale {timeline.time_scale:g}" if timeline.time_scale != 1.0 else ""
@@ -118,8 +132,13 @@ def render_plan(drill: Drill, env: Environment, timeline: Timeline, console: Con
         console.print(f"fault [bold]{fault.id}[/]: {fault.scenario} {fault.mode} on {fault.target}, "
                       f"{offset(window.start_s)} .. {offset(window.end_s)} "
                       f"({_length(window.end_s - window.start_s)}), judged on Tier {window.tier}")
+        if getattr(fault, "hold", False):
+            console.print("  - hold: waits for `chaos resume` (or Enter) before applying; "
+                          "`chaos run --hold-all` holds every fault")
         for line in describe_primitives(fault, env):
             console.print(f"  - {line}")
+    for line in abort_lines(drill, timeline.time_scale):
+        console.print(line, markup=False)
     console.print(f"expected load: {timeline.volume.description}")
     from chaos.load.backends import backend_choice
     from chaos.load.backends.describe import describe_workers

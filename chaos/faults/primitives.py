@@ -59,8 +59,9 @@ class Primitive:
                 return f"process: SIGSTOP {self.target}, SIGCONT on revert"
             case "http":
                 a, u = p["apply"], p["undo"]
-                return (f"http: {a['method']} {a['url']} (expect {a['expect_status']}); "
+                text = (f"http: {a['method']} {a['url']} (expect {a['expect_status']}); "
                         f"revert {u['method']} {u['url']} (expect {u['expect_status']})")
+                return text + ("; each read back with GET" if p.get("verify") else "")
         return f"{self.kind} {self.target}"  # pragma: no cover - exhaustive above
 
     def to_json(self) -> dict[str, Any]:

@@ -133,3 +133,30 @@ def test_plan_with_invalid_drill_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(CORPUS / "d-bad-tier.yaml"), "--env", str(env)])
     assert result.exit_code == 2
     assert "d-bad-tier.yaml:4:7: tier:" in result.output
+
+
+def test_plan_shows_holds_and_abort_conditions_compressed(tmp_path: Path) -> None:
+    """A held fault says it waits for `chaos resume`; the stop conditions are listed as the
+    run will watch them (their `for` compressed by --time-scale), PromQL ones too."""
+    drill = tmp_path / "drill.yaml"
+    text = DRILL.replace("    scenario: region_failover\n", "    scenario: region_failover\n    hold: true\n", 1)
+    text += """abort:
+  - name: total-outage
+    metric: rate_5xx
+    above: 50%
+    for: 40s
+  - name: team-alert
+    promql: 'ALERTS{alertname="GatewayDown"}'
+    for: 20s
+"""
+    drill.write_text(text)
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = write_env(tmp_path, dead, base_url=dead, state_file=tmp_path / "state.json")
+    env.write_text(env.read_text("utf-8").replace("metrics:\n", f"metrics:\n  prometheus: {dead}\n"), "utf-8")
+    result = runner.invoke(app, ["plan", str(drill), "--env", str(env), "--no-preflight",
+                                 "--time-scale", "0.5"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.count("hold: waits for `chaos resume`") == 1, out
+    assert "  - total-outage: rate_5xx > 0.5 held 20s" in out
+    assert '  - team-alert: PromQL ALERTS{alertname="GatewayDown"} (any series > 0) held 10s' in out

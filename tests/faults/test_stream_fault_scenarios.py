@@ -62,7 +62,8 @@ def test_stream_mode_without_a_switch_is_a_fault_error() -> None:
 
 def test_plan_lines_name_the_switch_and_the_break() -> None:
     assert describe_fault(fault(mode="stream_stall"), LOCAL) == [
-        f"http: POST {SWITCH} (expect 200); revert DELETE {SWITCH} (expect 200)"]
+        f"http: POST {SWITCH} (expect 200); revert DELETE {SWITCH} (expect 200); "
+        "each read back with GET"]
     assert _from_topology(fault(mode="stream_error", after_chunks=3, toxicity="50%"), LOCAL) == [
         f"HTTP fault switch {SWITCH}: streams break after 3 chunk(s) on 50% of requests: "
         "in-band error overloaded_error"]
