@@ -1,5 +1,5 @@
 """Real drills end to end against real OpenAI / Anthropic speaking targets (tests/protocol_target.py)
-behind the real Toxiproxy, with no fault: ~12 s of load at 10 streams. A complete target passes
+behind the real Toxiproxy, with no fault: ~8 s of load at 10 streams. A complete target passes
 with its token figures in evidence.json; a target whose canary passes but whose every load
 stream then breaks in-band or ends without its completion marker fails on 5xx, with the class
 and code in the evidence. The target's own request log agrees with the evidence's totals."""
@@ -24,8 +24,9 @@ from tests.servers import ToxiproxyServer
 
 pytestmark = pytest.mark.slow
 
-# 2 minutes compressed tenfold: ramps of 1 s, ~10 s of baseline, rollback "minutes" of 6 s.
-TIME_SCALE = 0.1
+# 2 minutes compressed to 8.4 s: ramps of 0.7 s, ~7 s of baseline (about 200 complete
+# streams from a complete target, twice the 100 a p95 needs), rollback "minutes" of 4.2 s.
+TIME_SCALE = 0.07
 STREAMS = 10
 CONTENT_CHUNKS = 8
 TOKENS_PER_CHUNK = 2  # the usage report says 16 tokens for 8 chunks: evidence must use it

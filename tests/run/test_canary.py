@@ -201,8 +201,16 @@ def test_every_failing_answer_is_refused_with_one_line_naming_class_and_code(
     assert [r.behaviour for r in target.chat_requests()] == [behaviour]
 
 
+@pytest.fixture
+def short_canary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The canary's bounds at 5 s (stall 2.5 s) instead of 20 s (10 s): the stall tests
+    wait for the bound to pass, and the rule does not depend on its length."""
+    monkeypatch.setattr("chaos.run.preflight.CANARY_TIMEOUT_S", 5.0)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+@pytest.mark.usefixtures("short_canary")
 def test_a_stalled_stream_with_keepalive_comments_is_refused_and_the_canary_leaves(
     protocol: str, target: ProtocolTarget, base_url: str, toxiproxy: ToxiproxyServer, tmp_path: Path
 ) -> None:
@@ -219,6 +227,7 @@ def test_a_stalled_stream_with_keepalive_comments_is_refused_and_the_canary_leav
 # The canary's own bounds decide a slow or silent stream (its read timeout is the stall bound,
 # not the preflight client's 3 s), and a read timeout after a 2xx head is a stall.
 @pytest.mark.slow
+@pytest.mark.usefixtures("short_canary")
 def test_a_silent_stream_is_refused_as_stalled(
     target: ProtocolTarget, base_url: str, toxiproxy: ToxiproxyServer, tmp_path: Path
 ) -> None:
