@@ -35,22 +35,11 @@ def _selector(env: Environment, metric: str) -> tuple[str, dict[str, str]]:
 
 
 async def _metric_values(client: httpx.AsyncClient, env: Environment, name: str, labels: Mapping[str, str]) -> list[float]:
-    values: list[float] = []
-    headers = {k: expand_env(v) for k, v in env.metrics.headers.items()}
-    for url in env.metrics.scrape:
-        try:
-            response = await client.get(expand_env(url), headers=headers)
-        except httpx.HTTPError:
-            continue
-        if response.status_code != 200:
-            continue
-        values.extend(
-            float(s.value)
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
-        )
+    """The series' values from the scrape targets (a page that does not parse counts as
+    absent), else from `metrics.prometheus`."""
+    values = [v for _, v in await metric_series(client, env, name, labels)]
     if not values and env.metrics.prometheus:
+        headers = {k: expand_env(v) for k, v in env.metrics.headers.items()}
         matchers = ",".join(f'{k}="{v}"' for k, v in labels.items())
         try:
             response = await client.get(
@@ -58,7 +47,7 @@ async def _metric_values(client: httpx.AsyncClient, env: Environment, name: str,
                 params={"query": f"{name}{{{matchers}}}"}, headers=headers,
             )
             values.extend(float(row["value"][1]) for row in response.json().get("data", {}).get("result", []))
-        except (httpx.HTTPError, ValueError, KeyError):
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
             pass
     return values
 
