@@ -1,0 +1,71 @@
+"""The protocol layer's cost per response, measured side by side: the OpenAI profile's fast
+path (whole data events judged in one call) against the same profile one event at a time,
+on the body the load benchmarks serve (role chunk, N content chunks, finish, usage, [DONE]),
+read in one piece and one event per read.
+
+    python benchmarks/stream_reader.py [--events 5] [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from chaos.protocols import OpenAIProfile
+from chaos.protocols.stream import StreamState
+
+_HEAD = b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
+
+
+def body(events: int) -> list[bytes]:
+    """The events of one response, as the Go SSE server's `format=openai` sends them."""
+    out = [_HEAD + b'"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n']
+    out += [_HEAD + b'"choices":[{"index":0,"delta":{"content":"tok%d "},"finish_reason":null}]}\n\n' % i
+            for i in range(events)]
+    out.append(_HEAD + b'"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n')
+    out.append(_HEAD + b'"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":%d,'
+               b'"total_tokens":%d}}\n\n' % (events, events + 1))
+    out.append(b"data: [DONE]\n\n")
+    return out
+
+
+def per_response_us(state: StreamState, reads: list[bytes], seconds: float) -> float:
+    n = 0
+    deadline = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    while time.perf_counter() < deadline:
+        for _ in range(1000):
+            state.reset()
+            for i, read in enumerate(reads):
+                state.feed(read, float(i))
+            state.finish(99.0)
+        n += 1000
+    assert state.done_at is not None
+    assert state.malformed is None
+    assert state.error_code is None
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5, help="content chunks per response")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
+    args = parser.parse_args()
+    profile = OpenAIProfile(model="m")
+    events = body(args.events)
+    print(f"OpenAI response of {len(events)} events ({sum(map(len, events)):,} bytes); "
+          "us CPU per response, lower is better")
+    print(f"{'reads':<22}{'fast path':>12}{'per event':>12}{'ratio':>8}")
+    for label, reads in (("whole body in 1 read", [b"".join(events)]),
+                         ("1 event per read", events)):
+        fast = per_response_us(profile.stream(), reads, args.seconds)
+        slow = per_response_us(StreamState(profile.classify), reads, args.seconds)
+        print(f"{label:<22}{fast:>12.2f}{slow:>12.2f}{slow / fast:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
