@@ -394,7 +394,10 @@ class GatewayApp(Component):
                 content = await _next_token(events)
             except _Truncated:
                 if not stream.notices_truncation:
-                    return  # passed on as it came: ended, without the completion marker
+                    # Passed on as it came: ended, without the completion marker. The client
+                    # is not told, but the log says what happened (the ground truth's own).
+                    outcome["code"] = "stream_truncated"
+                    return
                 code, message = "provider_unavailable", _DISCONNECTED
             except _ProviderFailed as exc:
                 code, message = exc.code, exc.message

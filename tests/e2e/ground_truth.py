@@ -7,8 +7,9 @@ the client was told: its HTTP status, or for a 200 stream `stream_error` when th
 the region mid-stream (it then ends the stream with an in-band `gateway_unhealthy` error) and
 `client_disconnected` when the client went away first. The router relays a region's stream
 without reading it, so whether a 200 stream that the router calls `ok` completed is the
-gateway's line of the same request id: `ok`, or `stream_error` with the in-band `error_code`
-the gateway sent (chaos/testbed/gateway.py `_relay`, dialects.py `error_event`).
+gateway's line of the same request id: `ok`, `stream_error` with the in-band `error_code`
+the gateway sent (chaos/testbed/gateway.py `_relay`, dialects.py `error_event`), or
+`stream_truncated` for a provider stream it passed on without `[DONE]`.
 
 Nothing here imports the evaluator: the server-side counts, phases and verdicts are recomputed
 from the logs, the drill's timeline and the SLO catalog's numbers only.
@@ -38,7 +39,7 @@ from chaos.slo.catalog import tier as catalog_tier
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 DEFAULT_SEED = 20260421
-DEFAULT_DRILLS = 4
+DEFAULT_DRILLS = 5
 SEED_ENV = "CHAOS_GROUND_TRUTH_SEED"
 DRILLS_ENV = "CHAOS_GROUND_TRUTH_DRILLS"
 # A request whose server-side end lies this close to a phase boundary may be booked on either
@@ -68,17 +69,21 @@ def drills_from_env() -> int:
 KINDS: dict[str, str | None] = {
     "provider_down": "provider-outage-down",
     "provider_stream_error": None,
+    "provider_stream_truncate": None,
     "redis_loss": "redis-loss",
     "region_unplanned": "regional-failover-unplanned",
     "region_planned": "regional-failover",
     "provider_http_errors": "provider-outage",
     "provider_no_fallback": "provider-outage-no-fallback",
 }
-# The default (CI) size covers the provider's hard cut and its in-band errors, Redis, and the
-# unplanned regional failover (streams broken at the cut); larger runs cycle through every kind.
-CI_KINDS = ("provider_down", "provider_stream_error", "redis_loss", "region_unplanned")
+# The default (CI) size covers the provider's hard cut, its in-band errors and its streams
+# passed on without [DONE], Redis, and the unplanned regional failover (streams broken at the
+# cut); larger runs cycle through every kind.
+CI_KINDS = ("provider_down", "provider_stream_error", "redis_loss", "region_unplanned",
+            "provider_stream_truncate")
 ROTATION = ("provider_down", "region_unplanned", "provider_stream_error", "redis_loss",
-            "region_planned", "provider_http_errors", "provider_no_fallback")
+            "region_planned", "provider_http_errors", "provider_no_fallback",
+            "provider_stream_truncate")
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,12 @@ def _written_drill(rng: random.Random, index: int, kind: str, time_scale: float,
         if rng.random() < 0.5:
             fault["code"] = rng.choice(("server_error", "provider_overloaded"))
         faults = [fault]
+    elif kind == "provider_stream_truncate":
+        fault = {"id": "primary-stream-truncate", "scenario": "provider_outage",
+                 "target": "primary", "mode": "stream_truncate", "after_chunks": rng.randint(1, 3)}
+        if rng.random() < 0.5:
+            fault["toxicity"] = f"{rng.choice((30, 50, 80))}%"
+        faults = [fault]
     elif kind == "provider_http_errors":
         faults = [{"id": "primary-503", "scenario": "provider_outage", "target": "primary",
                    "mode": "http_errors", "status": 503, "retry_after": "1s"}]
@@ -321,6 +332,8 @@ def classify(router: Mapping[str, Any], gateway: Mapping[str, Any] | None) -> tu
         if gcode == "stream_error":
             # The gateway ends a stream with an in-band error only after its first token.
             return "broken", gateway.get("error_code")
+        if gcode == "stream_truncated":  # passed on without [DONE] (the /v1 dialect)
+            return "truncated", None
         return "unknown", gcode
     if status == 429:
         return "429", code

@@ -16,7 +16,7 @@ Per drill it asserts:
       recomputed from the server's counts with the catalog's threshold has the same verdict;
   (d) no limits.circuit_open FAIL without a failed request in the logs.
 
-Size: CHAOS_GROUND_TRUTH_DRILLS (default 4, about 2 minutes), seed CHAOS_GROUND_TRUTH_SEED
+Size: CHAOS_GROUND_TRUTH_DRILLS (default 5, about 2 minutes), seed CHAOS_GROUND_TRUTH_SEED
 (default printed in every drill's report). Alone and larger:
 
     CHAOS_GROUND_TRUTH_DRILLS=26 pytest -m ground_truth -s

@@ -283,10 +283,15 @@ def test_stream_error_fault_gives_an_inband_error_with_its_code(
 def test_stream_truncate_fault_ends_without_done_and_without_error(tb: RunningTestbed) -> None:
     """The provider ends its HTTP message after 2 chunks without [DONE]: the OpenAI stream ends
     after the 2 content chunks with neither finish chunk, error nor [DONE] (the gateway does
-    not notice, and counts it ok); /api/chat still reports it as provider_unavailable."""
+    not tell the client, but counts and logs it stream_truncated); /api/chat still reports it
+    as provider_unavailable."""
     _set_fault(tb, "primary", {"stream": "truncate", "after_chunks": 2})
     gw = tb.gateway_url("us-east")
     ok = metric(gw, "chat_requests_total", code="ok")
+    try:
+        truncated = metric(gw, "chat_requests_total", code="stream_truncated")
+    except AssertionError:  # no such request yet: the labelled series does not exist
+        truncated = 0.0
     r = stream_chat(gw, openai_body(), subject=_subject())
     assert r.status == 200
     _assert_framed(r.raw)
@@ -294,7 +299,8 @@ def test_stream_truncate_fault_ends_without_done_and_without_error(tb: RunningTe
     assert len(_contents(r)) == 2
     assert "[DONE]" not in r.data
     assert all("error" not in c for c in r.chunks())
-    assert metric(gw, "chat_requests_total", code="ok") == ok + 1
+    assert metric(gw, "chat_requests_total", code="ok") == ok
+    assert metric(gw, "chat_requests_total", code="stream_truncated") == truncated + 1
     api = stream_chat(gw, {"message": "hi"}, subject=_subject(), path="/api/chat")
     assert api.raw.endswith(b'event: error\ndata: {"error": "provider_unavailable"}\n\n')
 
