@@ -19,6 +19,7 @@ import httpx
 from chaos.observe.canary import CanaryResult, send_canary
 from chaos.protocols import CustomProfile, Profile
 from chaos.recording import ProbeSecond
+from chaos.spec.urls import join_url
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
@@ -55,7 +56,7 @@ class AvailabilityProber:
                  profile: Profile | None = None, headers: tuple[tuple[str, str], ...] = (),
                  interval_s: float = 1.0, timeout_s: float = 0.9,
                  clock: Callable[[], float] = time.time) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
         self.emit = emit
         self.health_path = health_path
         self.chat_path = chat_path
@@ -129,7 +130,7 @@ class AvailabilityProber:
     async def _health(self, client: httpx.AsyncClient, out: list[tuple[bool, str | None]]) -> None:
         try:
             with anyio.fail_after(self.timeout_s):
-                r = await client.get(self.base_url + self.health_path, headers=dict(self.headers))
+                r = await client.get(join_url(self.base_url, self.health_path), headers=dict(self.headers))
         except TimeoutError:
             out.append((False, "health timeout"))
             return
@@ -145,7 +146,7 @@ class AvailabilityProber:
     async def _chat(self, client: httpx.AsyncClient,
                     out: list[tuple[bool, str | None, str | None, float | None]]) -> None:
         result = await send_canary(
-            client, self.base_url + self.chat_path, self.profile, token=self.token,
+            client, join_url(self.base_url, self.chat_path), self.profile, token=self.token,
             headers=self.headers, region_header=self.region_header, timeout_s=self.timeout_s,
         )
         # Only a complete stream is an available second: an error status, an in-band error,

@@ -14,6 +14,7 @@ from chaos.load.controller import LoadController
 from chaos.load.statistics import LoadSummary
 from chaos.recording import LoadWindow, MissingWindow
 from chaos.spec import Environment
+from chaos.spec.urls import join_url
 
 MAX_BLOCK_S = 3600.0  # the load's schedule; the block's end stops it long before
 
@@ -42,9 +43,9 @@ def env_load_config(env: Environment, *, streams: int, workers: int, think_time_
     from chaos.spec import expand_env
 
     auth = env.target.auth
-    base = expand_env(env.target.base_url, where="target.base_url").rstrip("/")
+    base = expand_env(env.target.base_url, where="target.base_url")
     return LoadConfig(
-        url=base + env.target.chat_path_resolved,
+        url=join_url(base, env.target.chat_path_resolved),
         token_template=expand_env(auth.token, where="target.auth.token") if auth else "",
         subjects=auth.subjects if auth else 1, message=message, model="closed", streams=streams,
         think_time_s=think_time_s, hold_s=MAX_BLOCK_S, workers=workers, run_id=run_id,

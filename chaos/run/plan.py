@@ -11,6 +11,7 @@ from chaos.recording import Phase
 from chaos.slo.config import EvaluationConfig
 from chaos.slo.scope import REVERT_CUT_SPAN_S, REVERT_CUT_STEP_S
 from chaos.spec import Drill, Environment, Timeline, expand_env
+from chaos.spec.urls import join_url
 
 DEFAULT_REGION_HEADER = "x-served-by-region"
 # Think time and request timeouts describe the system and the users, not the drill's
@@ -65,12 +66,12 @@ def load_config(
     ramp_up_s = ramp_up.length_s if ramp_up else 0.0
     ramp_down_s = ramp_down.length_s if ramp_down else 0.0
     auth = env.target.auth
-    base = expand_env(env.target.base_url, where="target.base_url").rstrip("/")
+    base = expand_env(env.target.base_url, where="target.base_url")
     if workers is None:
         workers = load.workers if isinstance(load.workers, int) else _auto_workers(drill, load_scale)
     timeouts = load.timeouts
     common = {
-        "url": base + env.target.chat_path_resolved,
+        "url": join_url(base, env.target.chat_path_resolved),
         "token_template": expand_env(auth.token, where="target.auth.token") if auth else "",
         "subjects": auth.subjects if auth else 1,
         "message": load.message,

@@ -12,6 +12,7 @@ import httpx
 from chaos.errors import ChaosError
 from chaos.observe.canary import CanaryResult
 from chaos.spec import Drill, Environment, expand_env
+from chaos.spec.urls import join_url
 
 HTTP_TIMEOUT_S = 3.0
 CANARY_TIMEOUT_S = 20.0  # a whole chat stream; a stall shows after half of it
@@ -127,7 +128,7 @@ async def _toxiproxy_checks(env: Environment, client: httpx.AsyncClient) -> list
 
 async def _target_check(env: Environment, client: httpx.AsyncClient) -> list[CheckResult]:
     try:
-        url = _expand(env.target.base_url).rstrip("/") + env.target.health_path
+        url = join_url(_expand(env.target.base_url), env.target.health_path)
         response = await client.get(url)
     except (httpx.HTTPError, _CheckFailed) as exc:
         return [CheckResult("target", False, f"{env.target.base_url}{env.target.health_path} "
@@ -145,7 +146,7 @@ async def _canary_check(env: Environment, client: httpx.AsyncClient) -> list[Che
 
     target = env.target
     try:
-        url = _expand(target.base_url).rstrip("/") + target.chat_path_resolved
+        url = join_url(_expand(target.base_url), target.chat_path_resolved)
         token = (_expand(target.auth.token).replace("{subject}", "canary")
                  if target.auth else None)
         headers = expand_headers(target.headers, "target.headers")

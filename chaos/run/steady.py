@@ -12,6 +12,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.spec import Environment, SteadyStateCheck, expand_env
+from chaos.spec.urls import join_url
 
 _SELECTOR = re.compile(r'^\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*(?:\{(.*)\})?\s*$')
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"\s*,?')
@@ -54,7 +55,7 @@ async def _metric_values(client: httpx.AsyncClient, env: Environment, name: str,
 
 async def check_once(client: httpx.AsyncClient, env: Environment, check: SteadyStateCheck) -> SteadyResult:
     if check.http is not None:
-        url = check.http.url or (expand_env(env.target.base_url).rstrip("/") + (check.http.path or "/"))
+        url = check.http.url or join_url(expand_env(env.target.base_url), check.http.path or "/")
         url = expand_env(url)
         try:
             response = await client.get(url)

@@ -98,3 +98,16 @@ UrlPath = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^(/|\$\{)\S*$", "maxLength": MAX_URL_LENGTH,
                     "description": "a URL path such as /health"}),
 ]
+
+
+def join_url(base: str, path: str) -> str:
+    """`base` (the target's base URL, perhaps with a path prefix and a query such as Azure
+    OpenAI's `?api-version=...` or a signed `?sig=...`) with `path` appended to its path; the
+    base's query goes after it, joined with the path's own query if it has one."""
+    head, sep, query = base.partition("?")
+    query = query.partition("#")[0]
+    head = head.partition("#")[0].rstrip("/")
+    if not sep or not query:
+        return head + path
+    path_part, psep, path_query = path.partition("?")
+    return f"{head}{path_part}?{path_query}&{query}" if psep and path_query else f"{head}{path_part}?{query}"

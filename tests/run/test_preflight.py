@@ -202,3 +202,59 @@ def test_a_fault_switch_the_drill_sets_must_answer_and_be_off(
     assert check is not None
     assert not check.ok
     assert "is it a chaos fault switch" in check.detail, check
+
+
+class _AzureLike(BaseHTTPRequestHandler):
+    """Answers only requests that carry `api-version` (as Azure OpenAI does), under a
+    deployment path prefix: 404 otherwise."""
+
+    def _ok(self, path: str) -> bool:
+        want = f"/openai/deployments/d{path}?api-version=2024-10-21"
+        return self.path == want
+
+    def do_GET(self) -> None:
+        self.send_response(200 if self._ok("/health") else 404)
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        if not self._ok("/api/chat"):
+            self.send_response(404)
+            self.end_headers()
+            return
+        body = b'data: {"token": "hi"}\n\ndata: [DONE]\n\n'
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet test output
+        del format, args
+
+
+def test_a_base_url_with_a_path_prefix_and_a_query_reaches_the_target(
+        toxiproxy: ToxiproxyServer, tmp_path: Path, live_pid: int) -> None:
+    """`target.base_url: https://.../openai/deployments/d?api-version=...`: the health check
+    and the canary go to `<prefix><path>?api-version=...`, not `...?api-version=.../health`."""
+    server = HTTPServer(("127.0.0.1", 0), _AzureLike)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/openai/deployments/d?api-version=2024-10-21"
+        state = _state_file(tmp_path, {"redis": live_pid, "provider-primary": live_pid,
+                                       "gateway-us-east": live_pid})
+        path = write_env(tmp_path, toxiproxy.api_url, base_url=base, state_file=state)
+        path.write_text(path.read_text("utf-8").replace(
+            f"scrape: [{base}/metrics]", f'scrape: ["{base}&metrics"]'), "utf-8")
+        env = load_environment(path)
+        create_proxies(toxiproxy.api_url, list(topology_proxies(env)))
+        report = anyio.run(run_preflight, parse_drill(DRILL), env)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    for name in ("target", "canary"):
+        check = report.check(name)
+        assert check is not None
+        assert check.ok, check
