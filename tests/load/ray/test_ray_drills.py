@@ -87,7 +87,13 @@ def test_a_drill_from_two_ray_nodes_merges_to_the_sum_of_its_workers(
     by_seq: dict[int, list[Any]] = defaultdict(list)
     for w in rec.windows:
         by_seq[w.seq].append(w)
-    assert all(len(ws) == 2 for ws in by_seq.values()), "a window from each worker, every time"
+    # Each worker's last window ends where it stopped: one that stopped a few milliseconds past
+    # a second's edge closes a short, empty tail window the other may not have.
+    last = max(by_seq)
+    tail = by_seq[last] if len(by_seq[last]) == 1 else []
+    assert all(w.end - w.start < 0.1 and not sum(w.counts.values()) for w in tail), tail
+    assert all(len(ws) == 2 for seq, ws in by_seq.items() if not (tail and seq == last)), \
+        "a window from each worker, every time"
     merged = {round(p.t): p for p in load_series(rec.windows)}
     for second, point in merged.items():
         parts = [w for w in rec.windows if int(w.start) == second]
