@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import anyio
@@ -14,7 +13,7 @@ import pytest
 from chaos.run.preflight import run_preflight, topology_proxies
 from chaos.spec import load_environment, parse_drill
 from tests.run.preflight_env import DRILL, create_proxies, write_env
-from tests.servers import ToxiproxyServer, free_port
+from tests.servers import ToxiproxyServer, free_port, http_server
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -40,13 +39,8 @@ class _Health(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def health_server() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with http_server(_Health) as url:
+        yield url
 
 
 @pytest.fixture
@@ -237,11 +231,8 @@ def test_a_base_url_with_a_path_prefix_and_a_query_reaches_the_target(
         toxiproxy: ToxiproxyServer, tmp_path: Path, live_pid: int) -> None:
     """`target.base_url: https://.../openai/deployments/d?api-version=...`: the health check
     and the canary go to `<prefix><path>?api-version=...`, not `...?api-version=.../health`."""
-    server = HTTPServer(("127.0.0.1", 0), _AzureLike)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}/openai/deployments/d?api-version=2024-10-21"
+    with http_server(_AzureLike) as url:
+        base = f"{url}/openai/deployments/d?api-version=2024-10-21"
         state = _state_file(tmp_path, {"redis": live_pid, "provider-primary": live_pid,
                                        "gateway-us-east": live_pid})
         path = write_env(tmp_path, toxiproxy.api_url, base_url=base, state_file=state)
@@ -250,10 +241,6 @@ def test_a_base_url_with_a_path_prefix_and_a_query_reaches_the_target(
         env = load_environment(path)
         create_proxies(toxiproxy.api_url, list(topology_proxies(env)))
         report = anyio.run(run_preflight, parse_drill(DRILL), env)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
     for name in ("target", "canary"):
         check = report.check(name)
         assert check is not None

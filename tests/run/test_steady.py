@@ -3,9 +3,8 @@ absent value (the check fails with one line), never an exception out of the dril
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import anyio
@@ -15,6 +14,7 @@ from chaos.run.steady import wait_steady_state
 from chaos.spec import load_environment
 from chaos.spec.drill import SteadyStateCheck
 from tests.run.preflight_env import write_env
+from tests.servers import http_server
 
 
 class _Metrics(BaseHTTPRequestHandler):
@@ -34,13 +34,8 @@ class _Metrics(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def metrics() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Metrics)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with http_server(_Metrics) as url:
+        yield url
 
 
 CHECK = SteadyStateCheck.model_validate({"name": "queue-drained", "metric": "queue_depth",
