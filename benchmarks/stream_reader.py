@@ -1,7 +1,8 @@
 """The protocol layer's cost per response, measured side by side: the OpenAI profile's fast
-path (whole data events judged in one call) against the same profile one event at a time,
-on the body the load benchmarks serve (role chunk, N content chunks, finish, usage, [DONE]),
-read in one piece and one event per read.
+path (whole data events judged in one call; compiled, chaos/protocols/_openai_scan.c, and its
+Python twin) against the same profile one event at a time, on the body the load benchmarks
+serve (role chunk, N content chunks, finish, usage, [DONE]), read in one piece and one event
+per read.
 
     python benchmarks/stream_reader.py [--events 5] [--seconds 2]
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chaos.protocols import OpenAIProfile
+from chaos.protocols import OpenAIProfile, profiles
 from chaos.protocols.stream import StreamState
 
 _HEAD = b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
@@ -59,12 +60,20 @@ def main() -> None:
     events = body(args.events)
     print(f"OpenAI response of {len(events)} events ({sum(map(len, events)):,} bytes); "
           "us CPU per response, lower is better")
-    print(f"{'reads':<22}{'fast path':>12}{'per event':>12}{'ratio':>8}")
+    if profiles.OPENAI_FAST_PATH != "c":
+        print("!!! the compiled fast path is not built (pip install -e . with a C compiler): "
+              "'compiled' below is the Python one !!!")
+    print(f"{'reads':<22}{'compiled':>10}{'python':>10}{'per event':>11}"
+          f"{'per event/compiled':>20}{'python/compiled':>17}")
     for label, reads in (("whole body in 1 read", [b"".join(events)]),
                          ("1 event per read", events)):
-        fast = per_response_us(profile.stream(), reads, args.seconds)
+        compiled = per_response_us(StreamState(profile.classify, profiles._openai_scan), reads,
+                                   args.seconds)
+        python = per_response_us(StreamState(profile.classify, profiles._openai_scan_py), reads,
+                                 args.seconds)
         slow = per_response_us(StreamState(profile.classify), reads, args.seconds)
-        print(f"{label:<22}{fast:>12.2f}{slow:>12.2f}{slow / fast:>7.2f}x")
+        print(f"{label:<22}{compiled:>10.2f}{python:>10.2f}{slow:>11.2f}"
+              f"{slow / compiled:>19.2f}x{python / compiled:>16.2f}x")
 
 
 if __name__ == "__main__":

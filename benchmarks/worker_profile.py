@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sse_servers import start_server  # noqa: E402  # benchmarks/ is the script's directory
 
 from chaos.load import LoadConfig, StopSignal, WorkerShare, run  # noqa: E402
-from chaos.protocols import CustomProfile, OpenAIProfile  # noqa: E402
+from chaos.protocols import CustomProfile, OpenAIProfile, profiles  # noqa: E402
 from chaos.recording import LoadWindow  # noqa: E402
 
 
@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--fast-path", default="compiled",
+                        help="openai: compiled, python or none (one event at a time); a comma "
+                             "list alternates them in each repeat, side by side")
     args = parser.parse_args()
     openai = args.protocol == "openai"
     protocol = OpenAIProfile(model="bench") if openai else CustomProfile()
@@ -63,7 +66,13 @@ def main() -> None:
     print(line)
     print(f"{args.protocol} profile, {path}?{query}")
     try:
-        for _ in range(args.repeat):
+        paths = args.fast_path.split(",")
+        scans = {"compiled": profiles._openai_scan, "python": profiles._openai_scan_py, "none": None}
+        for run_no in range(args.repeat * len(paths)):
+            path_name = paths[run_no % len(paths)]
+            profiles._openai_scan = scans[path_name]  # what OpenAIProfile.stream() hands out
+            if openai:
+                print(f"[fast path: {path_name}]", end=" ")
             config = LoadConfig(url=server.url(query, path), streams=args.connections, protocol=protocol,
                                 ramp_up_s=args.ramp_up, hold_s=args.seconds, graceful_s=2.0,
                                 workers=1)

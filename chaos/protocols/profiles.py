@@ -16,13 +16,13 @@ from typing import Any, Literal
 import msgspec
 from pydantic_core import from_json
 
+from chaos.protocols.sse import ScanVerdict, split_data_events
 from chaos.protocols.stream import (
     CONTENT,
     DONE,
     ERROR,
     IGNORE,
     MALFORMED,
-    BatchVerdict,
     EventVerdict,
     StreamState,
     error_object_code,
@@ -75,23 +75,33 @@ class _Chunk(msgspec.Struct):
 
 # The fast path's decoder (msgspec): typed, so the fields a verdict does not read (id, model,
 # logprobs, ...) are skipped in C, about 2.5x faster than parsing whole chunks. It is stricter
-# than `_loads` (NaN, 1e400, a delta that is not an object are errors): anything it refuses
-# goes the one-event-at-a-time way, which has the last word.
+# than `_loads` (NaN, 1e400, a delta that is not an object are errors) but does not check the
+# UTF-8 of keys and values it skips, so that is checked first: anything either refuses goes
+# the one-event-at-a-time way, which has the last word.
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 
 
-def _openai_batch(payloads: list[bytes]) -> BatchVerdict | None:
-    """`OpenAIProfile.classify` over a run of data events, summed (see `BatchClassifier`);
-    None at the first event that is an error, malformed or a marker before the end."""
+def _openai_scan_py(pending: bytes, data: bytes) -> ScanVerdict | None:
+    """`OpenAIProfile.classify` over the whole data events of `pending` plus `data`, summed
+    (see `chaos.protocols.sse.Scan`); None when they are not only single-line data events,
+    and at the first that is an error, malformed or a marker before the end. The C module
+    `_openai_scan` is the same function, faster; this one runs where it is not built."""
+    split = split_data_events(pending, data)
+    if split is None:
+        return None
+    payloads, rest = split
     done = payloads[-1] == b"[DONE]"
     content = 0
     first: str | None = None
     tokens: int | None = None
     finish: str | None = None
     for i in range(len(payloads) - done):
+        payload = payloads[i]
         try:
-            chunk = _decode_chunk(payloads[i])
+            if not payload.isascii():
+                payload.decode()  # msgspec does not check the UTF-8 of what it skips
+            chunk = _decode_chunk(payload)
         except _DECODE_ERRORS:
             return None
         if chunk.error is not None:
@@ -131,7 +141,14 @@ def _openai_batch(payloads: list[bytes]) -> BatchVerdict | None:
             content += 1
             if first is None:
                 first = kind
-    return content, first, tokens, finish, done
+    return len(payloads), content, first, tokens, finish, done, rest
+
+
+try:  # the compiled fast path (setup.py; optional: a machine without a C compiler has none)
+    from chaos.protocols._openai_scan import scan as _openai_scan
+except ImportError:  # pragma: no cover - exercised where the module is not built
+    _openai_scan = _openai_scan_py
+OPENAI_FAST_PATH = "c" if _openai_scan is not _openai_scan_py else "python"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +230,7 @@ class OpenAIProfile:
         return ((CONTENT if kind else IGNORE), kind, tokens, finish)
 
     def stream(self) -> StreamState:
-        return StreamState(self.classify, _openai_batch)
+        return StreamState(self.classify, _openai_scan)
 
 
 @dataclass(frozen=True, slots=True)

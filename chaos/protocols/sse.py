@@ -15,6 +15,34 @@ from collections.abc import Callable
 MAX_EVENT_BYTES = 1 << 20
 
 EventSink = Callable[[bytes | None, bytes], None]
+# A fast path's reading of the pending bytes plus one read, up to their last blank line:
+# (events, content events, kind of the first, last usage output tokens, last finish reason,
+# ends with the completion marker, the bytes after the last blank line); None when it
+# cannot say so with certainty (then every event goes one at a time).
+ScanVerdict = tuple[int, int, str | None, int | None, str | None, bool, bytes]
+Scan = Callable[[bytes, bytes], ScanVerdict | None]
+
+
+def split_data_events(pending: bytes, data: bytes) -> tuple[list[bytes], bytes] | None:
+    """When `pending` plus `data`, up to their last blank line, are only single-line
+    `data: ` events with LF line ends (no CR anywhere in `data`; `pending` never holds
+    one), their payloads in order and the bytes after them; else None. A payload is what
+    `SseDecoder.feed` would dispatch for the same bytes."""
+    if data.find(b"\r") >= 0:
+        return None
+    buf = pending + data if pending else data
+    end = buf.rfind(b"\n\n")
+    if end < 0 or not buf.startswith(b"data: "):
+        return None
+    payloads = buf[6:end].split(b"\n\ndata: ")
+    # Only data lines: exactly two LFs per event (a comment, `event:` or second `data:`
+    # line, or a blank line too many, adds one inside a payload).
+    if buf.count(b"\n", 0, end + 2) != 2 * len(payloads):
+        return None
+    rest = buf[end + 2:]
+    if len(rest) > MAX_EVENT_BYTES:
+        return None
+    return payloads, rest
 
 
 class SseDecoder:
@@ -64,30 +92,16 @@ class SseDecoder:
             rest = b""
         self._buf = rest
 
-    def whole_data_events(self, data: bytes) -> tuple[list[bytes], bytes] | None:
-        """The fast path's split, without changing any state: when the pending bytes plus
-        `data`, up to their last blank line, are only single-line `data: ` events with LF
-        line ends, their payloads (in order) and the bytes after them; else None (then
-        `feed` it). A payload is what `feed` would dispatch for the same bytes."""
-        if self._cr or self.overflow or data.find(b"\r") >= 0:
+    def scan(self, scan: Scan, data: bytes) -> ScanVerdict | None:
+        """The fast path: `scan` judges the pending bytes plus `data` up to their last blank
+        line in one call (see `chaos.protocols.stream.Scan`), and what it leaves after them
+        is now the pending bytes; None, with nothing changed, when it cannot (then `feed`)."""
+        if self._cr or self.overflow:
             return None
-        buf = self._buf + data if self._buf else data
-        end = buf.rfind(b"\n\n")
-        if end < 0 or not buf.startswith(b"data: "):
-            return None
-        payloads = buf[6:end].split(b"\n\ndata: ")
-        # Only data lines: exactly two LFs per event (a comment, `event:` or second `data:`
-        # line, or a blank line too many, adds one inside a payload).
-        if buf.count(b"\n", 0, end + 2) != 2 * len(payloads):
-            return None
-        rest = buf[end + 2:]
-        if len(rest) > MAX_EVENT_BYTES:
-            return None
-        return payloads, rest
-
-    def keep(self, rest: bytes) -> None:
-        """Commit a `whole_data_events` split: `rest` is now the pending bytes."""
-        self._buf = rest
+        verdict = scan(self._buf, data)
+        if verdict is not None:
+            self._buf = verdict[6]
+        return verdict
 
     def flush(self) -> None:
         """The body ended: an event whose last line ended but whose blank line never came is

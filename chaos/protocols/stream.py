@@ -11,18 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from chaos.protocols.sse import SseDecoder
+from chaos.protocols.sse import Scan, SseDecoder
 
 # What a profile says of one event: (kind, detail, usage output tokens, finish reason).
 IGNORE, CONTENT, DONE, ERROR, MALFORMED = 0, 1, 2, 3, 4
 EventVerdict = tuple[int, str | None, int | None, str | None]
 Classifier = Callable[[bytes | None, bytes], EventVerdict]
-# What a profile says of a run of unnamed data events that holds no error, no malformed
-# chunk and no completion marker but possibly as the last event: (content events, kind of
-# the first, last usage output tokens, last finish reason, ends with the marker); None when
-# it cannot say so cheaply (then every event goes through the `Classifier`).
-BatchVerdict = tuple[int, str | None, int | None, str | None, bool]
-BatchClassifier = Callable[[list[bytes]], BatchVerdict | None]
+# A profile's fast path (`Scan`, chaos.protocols.sse) reads a run of unnamed data events that
+# holds no error, no malformed chunk and no completion marker but possibly as the last event;
+# anything else it leaves to the `Classifier`, one event at a time.
 
 _HEAD_BYTES = 4096  # of the raw body, for a 2xx that is not an event stream (a JSON error)
 _RATE_LIMIT_CODES = frozenset({
@@ -40,14 +37,14 @@ class StreamState:
     """
 
     __slots__ = (
-        "_batch", "_classify", "_head", "_now", "_sse", "content_chunks", "done_at", "error_before_content",
-        "error_code", "error_data", "events", "finish_reason", "first_content_at", "first_kind",
+        "_classify", "_head", "_now", "_scan", "_sse", "content_chunks", "done_at",
+        "error_before_content", "error_code", "error_data", "events", "finish_reason", "first_content_at", "first_kind",
         "gaps_us", "last_content_at", "last_event_at", "malformed", "usage_tokens",
     )
 
-    def __init__(self, classify: Classifier, batch: BatchClassifier | None = None) -> None:
+    def __init__(self, classify: Classifier, scan: Scan | None = None) -> None:
         self._classify = classify
-        self._batch = batch
+        self._scan = scan
         self._sse = SseDecoder(self._on_event)
         self.reset()
 
@@ -74,27 +71,22 @@ class StreamState:
         self._now = now
         if self.events == 0 and len(self._head) < _HEAD_BYTES:  # read only when no event came
             self._head += data[: _HEAD_BYTES - len(self._head)]
-        if (self._batch is not None and self.done_at is None and self.error_code is None
-                and self.malformed is None and self._feed_batch(self._batch, data, now)):
+        if (self._scan is not None and self.done_at is None and self.error_code is None
+                and self.malformed is None and self._feed_batch(self._scan, data, now)):
             return
         self._sse.feed(data)
         if self._sse.overflow and self.malformed is None and self.error_code is None:
             self.malformed = "event_too_large"
 
-    def _feed_batch(self, batch: BatchClassifier, data: bytes, now: float) -> bool:
+    def _feed_batch(self, scan: Scan, data: bytes, now: float) -> bool:
         """The load driver's fast path: a read of whole single-line data events that the
         profile judges in one call, with the same result as one event at a time. False,
         with nothing changed, when it does not apply (then `feed` takes the read)."""
-        split = self._sse.whole_data_events(data)
-        if split is None:
-            return False
-        payloads, rest = split
-        verdict = batch(payloads)
+        verdict = self._sse.scan(scan, data)
         if verdict is None:
             return False
-        self._sse.keep(rest)
-        content, kind, tokens, finish, done = verdict
-        self.events += len(payloads)
+        events, content, kind, tokens, finish, done, _ = verdict
+        self.events += events
         self.last_event_at = now
         if tokens is not None:
             self.usage_tokens = tokens

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 
 import pytest
 
@@ -16,7 +17,9 @@ from chaos.protocols import (
     StreamState,
     classify_outcome,
     error_message,
+    profiles,
 )
+from chaos.protocols.sse import Scan, ScanVerdict
 from tests.protocols import streams as s
 
 OPENAI = OpenAIProfile(model="m")
@@ -242,30 +245,34 @@ _CHUNK_POOL = [
 _LINE_POOL = [b": keep-alive", b"event: error", b"event: message", b"id: 7", b"retry: 10"]
 
 
+_SCANS = [pytest.param(profiles._openai_scan_py, id="python")]
+if profiles.OPENAI_FAST_PATH == "c":
+    _SCANS.append(pytest.param(profiles._openai_scan, id="c"))
+
+
+def test_the_compiled_fast_path_is_built() -> None:
+    """setup.py builds it wherever a C compiler is (CI has one); without it the load driver
+    reads OpenAI streams about 2x slower, so a build that silently lost it must show here."""
+    assert profiles.OPENAI_FAST_PATH == "c"
+
+
 def _equivalent_states(fast: StreamState, slow: StreamState) -> None:
     for name in StreamState.__slots__:
-        if name in ("_batch", "_classify", "_sse"):
+        if name in ("_classify", "_scan", "_sse"):
             continue
         assert getattr(fast, name) == getattr(slow, name), name
     assert fast._sse.pending == slow._sse.pending
     assert fast._sse.comments <= slow._sse.comments  # the fast path sees no comments
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_the_fast_path_reads_every_stream_as_one_event_at_a_time_does(seed: int) -> None:
-    """Random streams of real and broken chunks, extra lines and line ends, cut into random
-    reads: the OpenAI profile with its batch classifier ends in exactly the state (outcome,
-    instants, gaps, tokens, codes) of the same profile reading one event at a time."""
-    import random
-
-    rng = random.Random(seed)
+def _random_body(rng: random.Random, pool: list[bytes]) -> bytes:
     events = []
     for _ in range(rng.randint(1, 14)):
-        lines = [b"data: " + rng.choice(_CHUNK_POOL[:6] * 6 + _CHUNK_POOL)]
+        lines = [b"data: " + rng.choice(pool[:6] * 6 + pool)]
         if rng.random() < 0.1:
             lines.insert(0, rng.choice(_LINE_POOL))
         if rng.random() < 0.05:
-            lines.append(b"data: " + rng.choice(_CHUNK_POOL))
+            lines.append(b"data: " + rng.choice(pool))
         events.append(b"\n".join(lines))
     if rng.random() < 0.7:
         events.append(b"data: [DONE]")
@@ -274,9 +281,11 @@ def test_the_fast_path_reads_every_stream_as_one_event_at_a_time_does(seed: int)
         body = body.replace(b"\n", rng.choice([b"\r\n", b"\r"]))
     if rng.random() < 0.1:
         body = body[: rng.randint(0, len(body))]
-    cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 5))))
-    fast, slow = OPENAI.stream(), StreamState(OPENAI.classify)
-    assert fast._batch is not None
+    return body
+
+
+def _read_both_ways(scan: Scan, body: bytes, cuts: list[int]) -> None:
+    fast, slow = StreamState(OPENAI.classify, scan), StreamState(OPENAI.classify)
     edges = (0, *cuts, len(body))
     for i, (a, b) in enumerate(itertools.pairwise(edges)):
         fast.feed(body[a:b], float(i // 2))
@@ -289,17 +298,105 @@ def test_the_fast_path_reads_every_stream_as_one_event_at_a_time_does(seed: int)
         assert classify_outcome(200, failure, fast) == classify_outcome(200, failure, slow)
 
 
-def test_the_fast_path_takes_a_plain_openai_read_and_leaves_the_rest_pending() -> None:
+@pytest.mark.parametrize("scan", _SCANS)
+@pytest.mark.parametrize("seed", range(300))
+def test_the_fast_path_reads_every_stream_as_one_event_at_a_time_does(seed: int, scan: Scan) -> None:
+    """Random streams of real and broken chunks, extra lines and line ends, cut into random
+    reads: the OpenAI profile with its fast path (compiled, and in Python) ends in exactly
+    the state (outcome, instants, gaps, tokens, codes) of the same profile reading one
+    event at a time."""
+    rng = random.Random(seed)
+    body = _random_body(rng, _CHUNK_POOL)
+    cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 5))))
+    _read_both_ways(scan, body, cuts)
+
+
+# Bytes that break JSON, strings, numbers or UTF-8 where a mutation puts them.
+_MUTATIONS = [b'"', b"\\", b"\\u", b"\\ud83d", b"\\n", b"{", b"}", b"[", b"]", b",", b":",
+              b"0", b"-", b".", b"e5", b"1e400", b"null", b"true", b"\x00", b"\x1f", b"\x7f",
+              b"\xc3", b"\xc3\xa9", b"\xed\xa0\x80", b"\xf0\x9f\x98\x80", b"\xf4\x90\x80\x80",
+              b"\xe0\x80\x80", b" ", b"\t", b'"error":1,', b'"choices":null,', b'"usage":{},',
+              b'"content":""', b'"finish_reason":"x"', b'"delta":{}']
+
+
+def _mutated(rng: random.Random, chunk: bytes) -> bytes:
+    out = bytearray(chunk)
+    for _ in range(rng.randint(1, 3)):
+        at = rng.randint(0, len(out))
+        what = rng.random()
+        if what < 0.4:
+            out[at:at] = rng.choice(_MUTATIONS)
+        elif what < 0.7 and out:
+            del out[min(at, len(out) - 1)]
+        elif out:
+            out[min(at, len(out) - 1)] = rng.randrange(256)
+    return bytes(out).replace(b"\n", b"").replace(b"\r", b"")
+
+
+@pytest.mark.parametrize("scan", _SCANS)
+@pytest.mark.parametrize("seed", range(200))
+def test_the_fast_path_never_reads_a_damaged_chunk_otherwise_than_one_at_a_time(
+    seed: int, scan: Scan,
+) -> None:
+    """Real chunks with random bytes inserted, deleted or changed (quotes, escapes, lone
+    surrogates, bad UTF-8, exponents, duplicate keys, control bytes): whatever the fast
+    path accepts, it reads as one event at a time does, so a damaged chunk it cannot judge
+    is never a content event in its hands."""
+    rng = random.Random(10_000 + seed)
+    pool = [_mutated(rng, rng.choice(_CHUNK_POOL[:11])) for _ in range(12)] + _CHUNK_POOL[:6]
+    body = _random_body(rng, pool)
+    cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 3))))
+    _read_both_ways(scan, body, cuts)
+
+
+@pytest.mark.parametrize(("payload", "sure"), [
+    (b'{"choices":[{"delta":{"content":"\\u00e9t\xc3\xa9 \xf0\x9f\x98\x80"}}]}', True),
+    (b'{"choices":[{"delta":{"content":"x"},"logprobs":{"content":[{"t":-0.25,"b":[1,2]}]}}]}', True),
+    (b'{"choices":[{"delta":{"content":"x","content":"y"}}]}', False),  # given twice
+    (b'{"choices":[{"delta":{"\\u0063ontent":"x"}}]}', False),  # an escaped key
+    (b'{"choices":[{"delta":{"content":"\\ud800"}}]}', False),  # a lone surrogate
+    (b'{"choices":[{"delta":{"content":"\xed\xa0\x80"}}]}', False),  # a UTF-8 surrogate
+    (b'{"choices":[{"delta":{"content":"\xc0\xaf"}}]}', False),  # overlong UTF-8
+    (b'{"choices":[{"delta":{"content":1}}]}', False),  # truthiness of a number
+    (b'{"choices":[{"delta":{"content":"x"}}],"created":1e3}', False),  # an exponent
+    (b'{"choices":[{"delta":{"content":"x"}}],"n":1234567890123456789}', False),
+    (b'{"choices":[{"delta":{"content":"x"}}],"error":{"code":"e"}}', False),
+    (b'{"choices":[{"delta":{"content":"x"}}],"error":null}', True),
+    (b'{"choices":[{"delta":{"content":"x"}}]} x', False),  # trailing bytes
+    (b'{"choices":[{"delta":{"content":"x"}}],}', False),  # a trailing comma
+    (b'{"choices":[{"delta":{"content":"x"}}]', False),  # unclosed
+    (b'{"choices":[{"delta":{"content":"x"}}],"a":01}', False),  # a leading zero
+    (b'{"choices":[{"delta":{"content":"x"}}],"a":' + b"[" * 70 + b"]" * 70 + b"}", False),
+    (b'{"choices":[{"delta":{"content":"x"}}],"a":' + b"[" * 40 + b"]" * 40 + b"}", True),
+])
+def test_the_compiled_fast_path_is_sure_only_of_what_it_fully_validates(
+    payload: bytes, sure: bool,
+) -> None:
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    read = b"data: " + payload + b"\n\n"
+    verdict = profiles._openai_scan(b"", read)
+    assert (verdict is not None) == sure
+    if sure:
+        assert verdict == profiles._openai_scan_py(b"", read)
+        assert verdict is not None
+        assert verdict[:3] == (1, 1, "content")
+    _read_both_ways(profiles._openai_scan, read + b"data: [DONE]\n\n", [])
+
+
+@pytest.mark.parametrize("scan", _SCANS)
+def test_the_fast_path_takes_a_plain_openai_read_and_leaves_the_rest_pending(scan: Scan) -> None:
     """It does apply (so the equivalence above is not vacuous): a read of whole events and
     half of the next is judged in one call and the half is kept for the next read."""
     calls: list[int] = []
-    from chaos.protocols import profiles
 
-    def counting(payloads: list[bytes]) -> object:
-        calls.append(len(payloads))
-        return profiles._openai_batch(payloads)
+    def counting(pending: bytes, data: bytes) -> ScanVerdict | None:
+        verdict = scan(pending, data)
+        assert verdict is not None
+        calls.append(verdict[0])
+        return verdict
 
-    state = StreamState(OPENAI.classify, counting)  # type: ignore[arg-type]
+    state = StreamState(OPENAI.classify, counting)
     half = b'data: {"choices":[{"delta":{"content":"c"}}]}'
     plain = s.OPENAI_COMPLETE.replace(b": keep-alive\n\n", b"").replace(b": PROCESSING\n\n", b"")
     state.feed(plain.split(b"data: [DONE]")[0] + half[:20], 1.0)

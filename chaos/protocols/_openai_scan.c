@@ -1,0 +1,596 @@
+/* The load driver's per-read fast path for OpenAI chat-completion streams, in C.
+ *
+ * scan(pending, data) reads the bytes pending in the SSE decoder plus one read, up to
+ * their last blank line, when they are only single-line `data: ` events with LF line
+ * ends, and judges every chunk as `OpenAIProfile.classify` would, summed over the read:
+ *
+ *   (events, content events, kind of the first, last usage completion_tokens,
+ *    last finish_reason, ends with [DONE], the bytes after the last blank line)
+ *
+ * It returns None whenever it is not sure, and then the read goes one event at a time
+ * through the Python profile, which has the last word. It is never sure of: a CR, a
+ * comment, an `event:` line or a multi-line event; JSON it does not fully validate
+ * (strict RFC 8259: UTF-8 checked, no lone surrogate escapes, no exponents, no integer
+ * of more than 18 digits, nesting at most 64 deep); a key with an escape; a key it reads
+ * given twice in one object; a number where truthiness is read; a top-level `error` that
+ * is not null; a chunk with neither choices nor a usage count; a choice or delta of the
+ * wrong type; a finish_reason that is not a string without escapes; a [DONE] that is not
+ * the last event. `chaos.protocols.profiles._openai_scan_py` is the same function in
+ * Python (the fallback when this module is not built); tests hold the two, and one event
+ * at a time, to the same result.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+#define MAX_PENDING (1 << 20) /* chaos.protocols.sse.MAX_EVENT_BYTES */
+
+typedef const unsigned char *ptr;
+
+typedef struct {
+    ptr p;
+    ptr end;
+    int depth;
+} cur;
+
+/* -1: not sure (fall back); 0: read. */
+#define NOPE (-1)
+
+static inline void skip_ws(cur *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static inline int hexval(unsigned char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* One UTF-8 sequence starting at p (a byte >= 0x80); returns its length or 0 if invalid
+ * (overlong, surrogate, above U+10FFFF, truncated), as Python's strict decoder rules. */
+static inline int utf8_len(ptr p, ptr end) {
+    unsigned char b0 = p[0];
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        if (end - p < 2 || (p[1] & 0xC0) != 0x80) return 0;
+        return 2;
+    }
+    if (b0 >= 0xE0 && b0 <= 0xEF) {
+        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (b0 == 0xE0 && p[1] < 0xA0) return 0; /* overlong */
+        if (b0 == 0xED && p[1] >= 0xA0) return 0; /* surrogate */
+        return 3;
+    }
+    if (b0 >= 0xF0 && b0 <= 0xF4) {
+        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if (b0 == 0xF0 && p[1] < 0x90) return 0; /* overlong */
+        if (b0 == 0xF4 && p[1] >= 0x90) return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+/* A string at c->p (its opening quote). Sets `start` and `len` to the raw bytes between the
+ * quotes and *escaped when they hold a backslash. */
+static int read_string(cur *c, ptr *start, Py_ssize_t *len, int *escaped) {
+    ptr p = c->p + 1, end = c->end;
+    *escaped = 0;
+    *start = p;
+    while (p < end) {
+        unsigned char ch = *p;
+        if (ch == '"') {
+            *len = p - *start;
+            c->p = p + 1;
+            return 0;
+        }
+        if (ch < 0x20) return NOPE;
+        if (ch == '\\') {
+            *escaped = 1;
+            if (p + 1 >= end) return NOPE;
+            ch = p[1];
+            if (ch == 'u') {
+                int v = 0;
+                if (end - p < 6) return NOPE;
+                for (int i = 2; i < 6; i++) {
+                    int h = hexval(p[i]);
+                    if (h < 0) return NOPE;
+                    v = v * 16 + h;
+                }
+                if (v >= 0xD800 && v <= 0xDFFF) return NOPE; /* surrogates: not sure */
+                p += 6;
+                continue;
+            }
+            if (ch == '"' || ch == '\\' || ch == '/' || ch == 'b' || ch == 'f' || ch == 'n' ||
+                ch == 'r' || ch == 't') {
+                p += 2;
+                continue;
+            }
+            return NOPE;
+        }
+        if (ch >= 0x80) {
+            int n = utf8_len(p, end);
+            if (n == 0) return NOPE;
+            p += n;
+            continue;
+        }
+        p++;
+    }
+    return NOPE;
+}
+
+/* A number at c->p. Sets *is_int, and *value (its magnitude) and *negative for an
+ * integer. No exponent, at most 18 integer digits. */
+static int read_number(cur *c, int *is_int, long long *value, int *negative) {
+    ptr p = c->p, end = c->end;
+    long long v = 0;
+    int digits = 0;
+    *negative = 0;
+    if (p < end && *p == '-') {
+        *negative = 1;
+        p++;
+    }
+    if (p >= end) return NOPE;
+    if (*p == '0') {
+        p++;
+        digits = 1;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (++digits > 18) return NOPE;
+            v = v * 10 + (*p - '0');
+            p++;
+        }
+    } else {
+        return NOPE;
+    }
+    *is_int = 1;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return NOPE;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        *is_int = 0;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) return NOPE;
+    *value = v;
+    c->p = p;
+    return 0;
+}
+
+static int skip_value(cur *c);
+
+static int skip_container(cur *c, unsigned char close) {
+    if (++c->depth > MAX_DEPTH) return NOPE;
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        c->depth--;
+        return 0;
+    }
+    for (;;) {
+        if (close == '}') {
+            ptr s;
+            Py_ssize_t n;
+            int esc;
+            if (c->p >= c->end || *c->p != '"' || read_string(c, &s, &n, &esc)) return NOPE;
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != ':') return NOPE;
+            c->p++;
+            skip_ws(c);
+        }
+        if (skip_value(c)) return NOPE;
+        skip_ws(c);
+        if (c->p >= c->end) return NOPE;
+        if (*c->p == ',') {
+            c->p++;
+            skip_ws(c);
+            continue;
+        }
+        if (*c->p == close) {
+            c->p++;
+            c->depth--;
+            return 0;
+        }
+        return NOPE;
+    }
+}
+
+static inline int literal(cur *c, const char *word, size_t n) {
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) return NOPE;
+    c->p += n;
+    return 0;
+}
+
+/* Any value at c->p (whitespace before it already skipped). */
+static int skip_value(cur *c) {
+    if (c->p >= c->end) return NOPE;
+    switch (*c->p) {
+    case '{':
+        return skip_container(c, '}');
+    case '[':
+        return skip_container(c, ']');
+    case '"': {
+        ptr s;
+        Py_ssize_t n;
+        int esc;
+        return read_string(c, &s, &n, &esc);
+    }
+    case 't':
+        return literal(c, "true", 4);
+    case 'f':
+        return literal(c, "false", 5);
+    case 'n':
+        return literal(c, "null", 4);
+    default: {
+        int is_int, neg;
+        long long v;
+        return read_number(c, &is_int, &v, &neg);
+    }
+    }
+}
+
+/* Python truthiness of a value (a delta field): null/false 0, true 1, a string, array or
+ * object by being non-empty; a number is not sure. */
+static int truth(cur *c, int *out) {
+    if (c->p >= c->end) return NOPE;
+    unsigned char ch = *c->p;
+    if (ch == '"') {
+        ptr s;
+        Py_ssize_t n;
+        int esc;
+        if (read_string(c, &s, &n, &esc)) return NOPE;
+        *out = n > 0;
+        return 0;
+    }
+    if (ch == '[' || ch == '{') {
+        ptr q = c->p + 1;
+        while (q < c->end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
+        *out = !(q < c->end && *q == (ch == '[' ? ']' : '}'));
+        return skip_value(c);
+    }
+    if (ch == 'n') {
+        *out = 0;
+        return literal(c, "null", 4);
+    }
+    if (ch == 'f') {
+        *out = 0;
+        return literal(c, "false", 5);
+    }
+    if (ch == 't') {
+        *out = 1;
+        return literal(c, "true", 4);
+    }
+    return NOPE;
+}
+
+static inline int key_is(ptr s, Py_ssize_t n, const char *name) {
+    size_t len = strlen(name);
+    return (size_t)n == len && memcmp(s, name, len) == 0;
+}
+
+/* Iterate an object's members: call `member(c, key, keylen, ctx)` with c->p at the value,
+ * which must consume it. Keys with escapes are not sure. */
+typedef int (*member_fn)(cur *c, ptr key, Py_ssize_t n, void *ctx);
+
+static int read_object(cur *c, member_fn member, void *ctx) {
+    if (c->p >= c->end || *c->p != '{') return NOPE;
+    if (++c->depth > MAX_DEPTH) return NOPE;
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        c->depth--;
+        return 0;
+    }
+    for (;;) {
+        ptr key;
+        Py_ssize_t n;
+        int esc;
+        if (c->p >= c->end || *c->p != '"' || read_string(c, &key, &n, &esc) || esc) return NOPE;
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != ':') return NOPE;
+        c->p++;
+        skip_ws(c);
+        if (member(c, key, n, ctx)) return NOPE;
+        skip_ws(c);
+        if (c->p >= c->end) return NOPE;
+        if (*c->p == ',') {
+            c->p++;
+            skip_ws(c);
+            continue;
+        }
+        if (*c->p == '}') {
+            c->p++;
+            c->depth--;
+            return 0;
+        }
+        return NOPE;
+    }
+}
+
+/* -- a delta: content, reasoning_content, reasoning, tool_calls, function_call ---------- */
+typedef struct {
+    unsigned seen;
+    int content, reasoning, tool;
+} delta_t;
+
+static int delta_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    delta_t *d = ctx;
+    static const char *names[] = {"content", "reasoning_content", "reasoning", "tool_calls",
+                                  "function_call"};
+    for (unsigned i = 0; i < 5; i++) {
+        if (!key_is(key, n, names[i])) continue;
+        if (d->seen & (1u << i)) return NOPE; /* given twice */
+        d->seen |= 1u << i;
+        int t;
+        if (truth(c, &t)) return NOPE;
+        if (i == 0) d->content = t;
+        else if (i <= 2) d->reasoning |= t;
+        else d->tool |= t;
+        return 0;
+    }
+    return skip_value(c);
+}
+
+/* -- a choice: delta and finish_reason ------------------------------------------------- */
+typedef struct {
+    unsigned seen;
+    int has_delta;
+    delta_t delta;
+    ptr finish;
+    Py_ssize_t finish_len;
+} choice_t;
+
+static int choice_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    choice_t *ch = ctx;
+    if (key_is(key, n, "delta")) {
+        if (ch->seen & 1u) return NOPE;
+        ch->seen |= 1u;
+        if (c->p < c->end && *c->p == 'n') return literal(c, "null", 4);
+        ch->has_delta = 1;
+        return read_object(c, delta_member, &ch->delta);
+    }
+    if (key_is(key, n, "finish_reason")) {
+        if (ch->seen & 2u) return NOPE;
+        ch->seen |= 2u;
+        if (c->p < c->end && *c->p == 'n') return literal(c, "null", 4);
+        if (c->p >= c->end || *c->p != '"') return NOPE;
+        int esc;
+        if (read_string(c, &ch->finish, &ch->finish_len, &esc) || esc) return NOPE;
+        return 0;
+    }
+    return skip_value(c);
+}
+
+/* -- usage: completion_tokens ------------------------------------------------------- */
+typedef struct {
+    int seen;
+    long long tokens; /* -1: none */
+} usage_t;
+
+static int usage_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    usage_t *u = ctx;
+    if (!key_is(key, n, "completion_tokens")) return skip_value(c);
+    if (u->seen) return NOPE;
+    u->seen = 1;
+    if (c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))) {
+        int is_int, neg;
+        long long v;
+        if (read_number(c, &is_int, &v, &neg)) return NOPE;
+        if (neg && v == 0 && is_int) return NOPE; /* -0: not sure */
+        u->tokens = (is_int && !neg) ? v : -1;
+        return 0;
+    }
+    return skip_value(c); /* a string, bool, null, ...: no count */
+}
+
+/* -- a chunk ---------------------------------------------------------------------------- */
+typedef struct {
+    unsigned seen;
+    long long tokens; /* -1: none */
+    int has_choices;  /* a list (possibly empty) */
+    int kind;         /* 0 none, 1 content, 2 reasoning, 3 tool_call */
+    ptr finish;       /* the last choice's non-null finish_reason in this chunk */
+    Py_ssize_t finish_len;
+} chunk_t;
+
+static int read_choices(cur *c, chunk_t *k) {
+    if (++c->depth > MAX_DEPTH) return NOPE;
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        c->depth--;
+        return 0;
+    }
+    for (;;) {
+        choice_t ch;
+        memset(&ch, 0, sizeof ch);
+        if (c->p >= c->end || *c->p != '{') return NOPE; /* a choice that is not an object */
+        if (read_object(c, choice_member, &ch)) return NOPE;
+        if (ch.finish != NULL) {
+            k->finish = ch.finish;
+            k->finish_len = ch.finish_len;
+        }
+        if (ch.has_delta) {
+            if (ch.delta.content) k->kind = 1;
+            else if (k->kind == 0 && ch.delta.reasoning) k->kind = 2;
+            else if (k->kind == 0 && ch.delta.tool) k->kind = 3;
+        }
+        skip_ws(c);
+        if (c->p >= c->end) return NOPE;
+        if (*c->p == ',') {
+            c->p++;
+            skip_ws(c);
+            continue;
+        }
+        if (*c->p == ']') {
+            c->p++;
+            c->depth--;
+            return 0;
+        }
+        return NOPE;
+    }
+}
+
+static int chunk_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    chunk_t *k = ctx;
+    if (key_is(key, n, "error")) {
+        if (k->seen & 1u) return NOPE;
+        k->seen |= 1u;
+        return literal(c, "null", 4); /* an error: the Python path reads it */
+    }
+    if (key_is(key, n, "usage")) {
+        if (k->seen & 2u) return NOPE;
+        k->seen |= 2u;
+        if (c->p < c->end && *c->p == '{') {
+            usage_t u = {0, -1};
+            if (read_object(c, usage_member, &u)) return NOPE;
+            k->tokens = u.tokens;
+            return 0;
+        }
+        return skip_value(c);
+    }
+    if (key_is(key, n, "choices")) {
+        if (k->seen & 4u) return NOPE;
+        k->seen |= 4u;
+        if (c->p < c->end && *c->p == 'n') return literal(c, "null", 4);
+        if (c->p >= c->end || *c->p != '[') return NOPE;
+        k->has_choices = 1;
+        return read_choices(c, k);
+    }
+    return skip_value(c);
+}
+
+static int read_chunk(ptr p, ptr end, chunk_t *k) {
+    cur c = {p, end, 0};
+    memset(k, 0, sizeof *k);
+    k->tokens = -1;
+    skip_ws(&c);
+    if (read_object(&c, chunk_member, k)) return NOPE;
+    skip_ws(&c);
+    return c.p == c.end ? 0 : NOPE;
+}
+
+static PyObject *kind_names[4];
+
+static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyBytes_CheckExact(args[0]) || !PyBytes_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "scan(pending: bytes, data: bytes)");
+        return NULL;
+    }
+    PyObject *pending = args[0], *data = args[1];
+    Py_ssize_t plen = PyBytes_GET_SIZE(pending), dlen = PyBytes_GET_SIZE(data);
+    if (memchr(PyBytes_AS_STRING(data), '\r', (size_t)dlen) != NULL) Py_RETURN_NONE;
+    PyObject *joined = NULL;
+    ptr buf;
+    Py_ssize_t len;
+    if (plen == 0) {
+        buf = (ptr)PyBytes_AS_STRING(data);
+        len = dlen;
+    } else {
+        joined = PyBytes_FromStringAndSize(NULL, plen + dlen);
+        if (joined == NULL) return NULL;
+        memcpy(PyBytes_AS_STRING(joined), PyBytes_AS_STRING(pending), (size_t)plen);
+        memcpy(PyBytes_AS_STRING(joined) + plen, PyBytes_AS_STRING(data), (size_t)dlen);
+        buf = (ptr)PyBytes_AS_STRING(joined);
+        len = plen + dlen;
+    }
+    /* The last blank line. */
+    Py_ssize_t last = -1;
+    for (Py_ssize_t i = len - 2; i >= 0; i--) {
+        if (buf[i] == '\n' && buf[i + 1] == '\n') {
+            last = i;
+            break;
+        }
+    }
+    Py_ssize_t rest_at = last + 2;
+    if (last < 0 || len < 6 || memcmp(buf, "data: ", 6) != 0 || len - rest_at > MAX_PENDING)
+        goto nope;
+
+    long long events = 0, content = 0, tokens = -1;
+    int first = 0, done = 0;
+    ptr finish = NULL;
+    Py_ssize_t finish_len = 0;
+    Py_ssize_t pos = 0;
+    while (pos < rest_at) {
+        if (rest_at - pos < 6 || memcmp(buf + pos, "data: ", 6) != 0) goto nope;
+        ptr start = buf + pos + 6;
+        ptr nl = memchr(start, '\n', (size_t)(buf + rest_at - start));
+        if (nl == NULL || nl + 1 >= buf + rest_at || nl[1] != '\n') goto nope;
+        pos = (nl + 2) - buf;
+        events++;
+        if (nl - start == 6 && memcmp(start, "[DONE]", 6) == 0) {
+            if (pos != rest_at) goto nope; /* a marker before the end */
+            done = 1;
+            break;
+        }
+        chunk_t k;
+        if (read_chunk(start, nl, &k)) goto nope;
+        if (k.tokens >= 0) tokens = k.tokens;
+        if (!k.has_choices) {
+            if (k.tokens < 0) goto nope; /* no_choices: malformed */
+            continue;                    /* a usage-only chunk */
+        }
+        if (k.finish != NULL) {
+            finish = k.finish;
+            finish_len = k.finish_len;
+        }
+        if (k.kind) {
+            content++;
+            if (!first) first = k.kind;
+        }
+    }
+    PyObject *finish_obj = NULL, *tokens_obj = NULL, *rest = NULL, *result = NULL;
+    if (finish != NULL) {
+        finish_obj = PyUnicode_DecodeUTF8((const char *)finish, finish_len, "strict");
+        if (finish_obj == NULL) goto fail;
+    } else {
+        finish_obj = Py_NewRef(Py_None);
+    }
+    tokens_obj = tokens >= 0 ? PyLong_FromLongLong(tokens) : Py_NewRef(Py_None);
+    if (tokens_obj == NULL) goto fail;
+    if (rest_at == len) {
+        rest = PyBytes_FromStringAndSize(NULL, 0);
+    } else {
+        rest = PyBytes_FromStringAndSize((const char *)buf + rest_at, len - rest_at);
+    }
+    if (rest == NULL) goto fail;
+    result = Py_BuildValue("(LLONNON)", events, content, kind_names[first], tokens_obj,
+                           finish_obj, done ? Py_True : Py_False, rest);
+    Py_XDECREF(joined);
+    return result; /* N steals the three references */
+fail:
+    Py_XDECREF(finish_obj);
+    Py_XDECREF(tokens_obj);
+    Py_XDECREF(rest);
+    Py_XDECREF(joined);
+    return NULL;
+nope:
+    Py_XDECREF(joined);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
+     "scan(pending, data) -> (events, content, first_kind, tokens, finish, done, rest) | None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_openai_scan",
+    "The OpenAI stream fast path in C (see chaos.protocols.profiles._openai_scan_py).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__openai_scan(void) {
+    kind_names[0] = Py_None;
+    kind_names[1] = PyUnicode_InternFromString("content");
+    kind_names[2] = PyUnicode_InternFromString("reasoning");
+    kind_names[3] = PyUnicode_InternFromString("tool_call");
+    if (!kind_names[1] || !kind_names[2] || !kind_names[3]) return NULL;
+    return PyModule_Create(&module);
+}
