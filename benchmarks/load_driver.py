@@ -18,8 +18,10 @@ chunk, the completion rule); the other tools only read the bytes. A second drive
 reads the testbed dialect (`CustomProfile()`, `events=5`: 5 `data: {"token": ...}` events
 and `data: [DONE]`), so the cost of OpenAI parsing shows. Every driver request must be
 classified complete (a stream without [DONE] is truncated): a loud WARNING says when not.
-Client CPU is measured from the tool's process rusage (user + sys), so the figures compare
-clients, not the server; the driver's is its worker's own CPU over its windows. Missing
+As in issue 10's set-up, the server runs on the machine's last core and every client (the
+driver's worker and each peer tool) on the others (--no-pin: not pinned). Client CPU is
+measured from the tool's process rusage (user + sys), so the figures compare clients, not
+the server; the driver's is its worker's own CPU over its windows. Missing
 tools are named and skipped. On a shared machine the figures are noisy: run it when the
 machine is quiet, with --repeat 3 or more (medians and ranges at the end; each ratio is
 taken within its run). The long-stream stage (openai
@@ -59,7 +61,7 @@ from hdrh.histogram import HdrHistogram
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sse_servers import SSEServer, start_server  # noqa: E402  # benchmarks/ is the script's directory
+from sse_servers import SSEServer, pin_cpus, start_server  # noqa: E402  # benchmarks/ is the script's directory
 
 from chaos.load import LoadConfig, LoadController  # noqa: E402  # after the path set-up
 from chaos.load.statistics import LoadSummary  # noqa: E402
@@ -266,9 +268,13 @@ def main() -> None:
     parser.add_argument("--stages", default="short,long", help="short, long or both")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the stages this many times, then print medians and ranges")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the server to its own core (see sse_servers.pin_cpus)")
     args = parser.parse_args()
-    server, line = start_server(args.server)
+    cpus, pinned = (None, "cores: not pinned (--no-pin)") if args.no_pin else pin_cpus()
+    server, line = start_server(args.server, cpus)
     print(line)
+    print(pinned)
     shorts: list[list[Figure]] = []
     longs: list[list[tuple[int, StreamFigures]]] = []
     try:

@@ -94,9 +94,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(kind: str = "auto") -> tuple[SSEServer, str]:
-    """Start a server of `kind` (go, python, or auto: go when it builds); returns it and a
-    line that says which one runs and why."""
+def pin_cpus() -> tuple[set[int] | None, str]:
+    """The issue-10 set-up on a machine of 2+ cores: the SSE server on the last core, this
+    process (and every client it starts, which inherit it) on the others, so the server
+    never takes the client's core (or the client's loop lag would be the server's). Returns
+    the server's cores and a line that says so; (None, why not) on one core."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None, "cores: not pinned (one core: server and client share it)"
+    server, clients = {cores[-1]}, set(cores[:-1])
+    os.sched_setaffinity(0, clients)
+    return server, f"cores: SSE server on {sorted(server)}, clients on {sorted(clients)}"
+
+
+def start_server(kind: str = "auto", cpus: set[int] | None = None) -> tuple[SSEServer, str]:
+    """Start a server of `kind` (go, python, or auto: go when it builds), on `cpus` when
+    given; returns it and a line that says which one runs and why."""
     note = "python server requested"
     binary: Path | None = None
     if kind in ("auto", "go"):
@@ -112,7 +125,8 @@ def start_server(kind: str = "auto") -> tuple[SSEServer, str]:
         server_kind = "python"
         line = "SSE server: Python (tests/load/sse_server.py)" + (
             f"; the Go server is not used: {note}" if kind == "auto" else "")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus))
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with socket.socket() as s:

@@ -112,11 +112,19 @@ class Connection(asyncio.Protocol):
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             self._parse_failed(now)
             return
-        if self._body:
+        pieces = self._body
+        if pieces:
             if self._first_byte_at is None:
                 self._first_byte_at = now
             self._last_byte_at = now
-            self._take_body(now)  # per read: every event carries the instant it arrived
+            if len(pieces) == 1 and not self._collect_head:
+                # `_take_body` inline for the usual read (one piece of a 2xx body): once per
+                # read, so one Python call less. Every event carries the instant it arrived.
+                body = pieces.pop()
+                self._bytes += len(body)
+                self._stream.feed(body, now)
+            else:
+                self._take_body(now)
         if self._complete:
             self._end(now)
 
@@ -230,7 +238,10 @@ class Connection(asyncio.Protocol):
         status = self._status
         stream = self._stream
         if status is not None and 200 <= status < 300:
-            cls, code = classify_outcome(status, self._kind, stream)
+            if stream.done_at is not None and stream.error_code is None and stream.malformed is None:
+                cls, code = "2xx", None  # classify_outcome's complete stream, without a call
+            else:
+                cls, code = classify_outcome(status, self._kind, stream)
         else:
             cls, code = classify_outcome(status, self._kind, None)
             head = self._head

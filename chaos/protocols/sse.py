@@ -50,17 +50,21 @@ class SseDecoder:
 
     `name` is None for an unnamed event. An event with neither a name nor data lines
     (comments only) is not dispatched; comment lines are counted in `comments`.
+
+    A fast path (`Scan`, run by `StreamState`) reads and sets `buf` itself: it may take a
+    read only when `cr` and `overflow` are false, and then leaves in `buf` what it did not
+    dispatch, as `feed` would.
     """
 
-    __slots__ = ("_buf", "_cr", "comments", "overflow", "sink")
+    __slots__ = ("buf", "comments", "cr", "overflow", "sink")
 
     def __init__(self, sink: EventSink) -> None:
         self.sink = sink
         self.reset()
 
     def reset(self) -> None:
-        self._buf = b""
-        self._cr = False  # the previous piece ended in CR: a LF at the start of the next is its pair
+        self.buf = b""
+        self.cr = False  # the previous piece ended in CR: a LF at the start of the next is its pair
         self.comments = 0
         self.overflow = False
 
@@ -68,9 +72,9 @@ class SseDecoder:
         if self.overflow:
             return
         # `find`, not `in`: bytes.__contains__ first tries an int and raises a TypeError.
-        if self._cr or data.find(b"\r") >= 0:
+        if self.cr or data.find(b"\r") >= 0:
             data = self._normalise(data)
-        buf = self._buf + data if self._buf else data
+        buf = self.buf + data if self.buf else data
         start = 0
         find = buf.find
         startswith = buf.startswith
@@ -90,23 +94,12 @@ class SseDecoder:
         if len(rest) > MAX_EVENT_BYTES:
             self.overflow = True
             rest = b""
-        self._buf = rest
-
-    def scan(self, scan: Scan, data: bytes) -> ScanVerdict | None:
-        """The fast path: `scan` judges the pending bytes plus `data` up to their last blank
-        line in one call (see `chaos.protocols.stream.Scan`), and what it leaves after them
-        is now the pending bytes; None, with nothing changed, when it cannot (then `feed`)."""
-        if self._cr or self.overflow:
-            return None
-        verdict = scan(self._buf, data)
-        if verdict is not None:
-            self._buf = verdict[6]
-        return verdict
+        self.buf = rest
 
     def flush(self) -> None:
         """The body ended: an event whose last line ended but whose blank line never came is
         dispatched (servers that end `data: [DONE]\\n` and close); a half line is dropped."""
-        buf, self._buf = self._buf, b""
+        buf, self.buf = self.buf, b""
         if self.overflow or not buf:
             return
         complete, _, _ = buf.rpartition(b"\n")
@@ -116,12 +109,12 @@ class SseDecoder:
     @property
     def pending(self) -> bytes:
         """Bytes received but not yet part of a dispatched event."""
-        return self._buf
+        return self.buf
 
     def _normalise(self, data: bytes) -> bytes:
-        if self._cr and data[:1] == b"\n":
+        if self.cr and data[:1] == b"\n":
             data = data[1:]
-        self._cr = data[-1:] == b"\r"
+        self.cr = data[-1:] == b"\r"
         return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
     def _block(self, block: bytes) -> None:

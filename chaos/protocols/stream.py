@@ -69,47 +69,45 @@ class StreamState:
 
     def feed(self, data: bytes, now: float) -> None:
         self._now = now
+        scan, sse = self._scan, self._sse
+        # The load driver's fast path (inline: it runs once per read): a read of whole
+        # single-line data events that the profile's `Scan` judges in one call, with the
+        # same result as one event at a time; when it cannot, it changes nothing.
+        if (scan is not None and not sse.cr and not sse.overflow and self.done_at is None
+                and self.error_code is None and self.malformed is None):
+            verdict = scan(sse.buf, data)
+            if verdict is not None:
+                events, content, kind, tokens, finish, done, sse.buf = verdict  # buf: the rest
+                self.events += events
+                self.last_event_at = now
+                if tokens is not None:
+                    self.usage_tokens = tokens
+                if finish is not None:
+                    self.finish_reason = finish
+                if content:
+                    self.content_chunks += content
+                    last = self.last_content_at
+                    if last is None:
+                        self.first_content_at = now
+                        self.first_kind = kind
+                    elif now != last:
+                        self.gaps_us.append(int((now - last) * 1e6))
+                    self.last_content_at = now
+                if done:
+                    self.done_at = now
+                return  # events came, so the head is never read (see `finish`)
         if self.events == 0 and len(self._head) < _HEAD_BYTES:  # read only when no event came
             self._head += data[: _HEAD_BYTES - len(self._head)]
-        if (self._scan is not None and self.done_at is None and self.error_code is None
-                and self.malformed is None and self._feed_batch(self._scan, data, now)):
-            return
-        self._sse.feed(data)
-        if self._sse.overflow and self.malformed is None and self.error_code is None:
+        sse.feed(data)
+        if sse.overflow and self.malformed is None and self.error_code is None:
             self.malformed = "event_too_large"
-
-    def _feed_batch(self, scan: Scan, data: bytes, now: float) -> bool:
-        """The load driver's fast path: a read of whole single-line data events that the
-        profile judges in one call, with the same result as one event at a time. False,
-        with nothing changed, when it does not apply (then `feed` takes the read)."""
-        verdict = self._sse.scan(scan, data)
-        if verdict is None:
-            return False
-        events, content, kind, tokens, finish, done, _ = verdict
-        self.events += events
-        self.last_event_at = now
-        if tokens is not None:
-            self.usage_tokens = tokens
-        if finish is not None:
-            self.finish_reason = finish
-        if content:
-            self.content_chunks += content
-            last = self.last_content_at
-            if last is None:
-                self.first_content_at = now
-                self.first_kind = kind
-            elif now != last:
-                self.gaps_us.append(int((now - last) * 1e6))
-            self.last_content_at = now
-        if done:
-            self.done_at = now
-        return True
 
     def finish(self, now: float) -> None:
         """The body ended (or the exchange did): dispatch a last unterminated event and
         judge a body that never read as an event stream."""
         self._now = now
-        self._sse.flush()
+        if self._sse.buf:
+            self._sse.flush()
         if self.events == 0 and self.error_code is None and self.malformed is None:
             head = self._head.strip()
             if head:

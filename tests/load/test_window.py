@@ -6,7 +6,7 @@ from hdrh.histogram import HdrHistogram
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaos.load.window import LatencyCounts
+from chaos.load.window import _SUB_BUCKET_BITS, LatencyCounts
 from chaos.recording import HIST_HIGHEST_US, HIST_LOWEST_US, HIST_SIGNIFICANT_DIGITS
 
 _values = st.lists(st.one_of(
@@ -16,14 +16,23 @@ _values = st.lists(st.one_of(
 ), max_size=200)
 
 
-@settings(max_examples=50, deadline=None)
-@given(values=_values)
-def test_counts_encode_like_recording_each_value_into_hdr(values: list[int]) -> None:
+@settings(max_examples=80, deadline=None)
+@given(values=_values, many=st.lists(_values, max_size=4))
+def test_counts_encode_like_recording_each_value_into_hdr(
+    values: list[int], many: list[list[int]],
+) -> None:
+    """One at a time (`add`) and many at a time (`add_many`, counted per bucket as they
+    come), the window encodes what HDR holds after recording every value."""
     counts = LatencyCounts()
     reference = HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_SIGNIFICANT_DIGITS)
     for value in values:
         counts.add(value)
         reference.record_value(min(max(value, HIST_LOWEST_US), HIST_HIGHEST_US))
+    for batch in many:
+        counts.add_many(batch)
+        for value in batch:
+            reference.record_value(min(max(value, HIST_LOWEST_US), HIST_HIGHEST_US))
+    values = values + [v for batch in many for v in batch]
     encoded = counts.encode()
     if not values:
         assert encoded == ""  # a window without a value ships no histogram
@@ -33,6 +42,18 @@ def test_counts_encode_like_recording_each_value_into_hdr(values: list[int]) -> 
     for percentile in (0, 1, 50, 90, 99, 99.9, 100):
         assert decoded.get_value_at_percentile(percentile) == reference.get_value_at_percentile(percentile)
     assert list(_recorded(decoded)) == list(_recorded(reference))
+
+
+def test_the_hdr_geometry_encode_adds_counts_into() -> None:
+    """`encode` puts each count in its bucket with HDR's index arithmetic for this geometry."""
+    hist = HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_SIGNIFICANT_DIGITS)
+    assert (hist.unit_magnitude, hist.sub_bucket_half_count) == (0, 1 << (_SUB_BUCKET_BITS - 1))
+    for value in (1, 2047, 2048, 2049, 4097, 200_123, HIST_HIGHEST_US):
+        counts = LatencyCounts()
+        counts.add(value)
+        decoded = HdrHistogram.decode(counts.encode())
+        assert decoded.get_total_count() == 1
+        assert decoded.get_value_at_percentile(100) == hist.get_highest_equivalent_value(value)
 
 
 def _recorded(hist: HdrHistogram) -> list[tuple[int, int]]:

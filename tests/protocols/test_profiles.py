@@ -260,6 +260,8 @@ def _equivalent_states(fast: StreamState, slow: StreamState) -> None:
     for name in StreamState.__slots__:
         if name in ("_classify", "_scan", "_sse"):
             continue
+        if name == "_head" and slow.events:
+            continue  # read only while no event came; the fast path does not keep it
         assert getattr(fast, name) == getattr(slow, name), name
     assert fast._sse.pending == slow._sse.pending
     assert fast._sse.comments <= slow._sse.comments  # the fast path sees no comments
