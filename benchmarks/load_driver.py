@@ -18,8 +18,12 @@ chunk, the completion rule); the other tools only read the bytes. A second drive
 reads the testbed dialect (`CustomProfile()`, `events=5`: 5 `data: {"token": ...}` events
 and `data: [DONE]`), so the cost of OpenAI parsing shows. Every driver request must be
 classified complete (a stream without [DONE] is truncated): a loud WARNING says when not.
-As in issue 10's set-up, the server runs on the machine's last core and every client (the
-driver's worker and each peer tool) on the others (--no-pin: not pinned). Client CPU is
+For the long streams, as in issue 10's set-up, the server runs on the machine's last core
+and the driver's worker on the others, alone (the controller process joins the server once
+the worker has started), so that nothing takes the worker's core (its loop lag is the
+figure); --pin all does it for the short stage too, --pin none for neither.
+Pinned, every short-response tool pays more kernel CPU a request (cross-core wake-ups: wrk
+44k -> 27k req/cpu-s here), so the short stage shares the cores by default. Client CPU is
 measured from the tool's process rusage (user + sys), so the figures compare clients, not
 the server; the driver's is its worker's own CPU over its windows. Missing
 tools are named and skipped. On a shared machine the figures are noisy: run it when the
@@ -61,7 +65,7 @@ from hdrh.histogram import HdrHistogram
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sse_servers import SSEServer, pin_cpus, start_server  # noqa: E402  # benchmarks/ is the script's directory
+from sse_servers import SSEServer, start_server  # noqa: E402  # benchmarks/ is the script's directory
 
 from chaos.load import LoadConfig, LoadController  # noqa: E402  # after the path set-up
 from chaos.load.statistics import LoadSummary  # noqa: E402
@@ -209,7 +213,7 @@ LONG_QUERY = f"first_ms=200&events={LONG_EVENTS}&interval_ms=100&format=openai"
 LONG_STREAM_S = 0.2 + 49 * 0.1  # one long stream's duration
 
 
-def long_streams(server: SSEServer, streams: int, seconds: float) -> StreamFigures:
+def long_streams(server: SSEServer, streams: int, seconds: float, isolate: bool) -> StreamFigures:
     """One worker holding `streams` streams of 50 events 100 ms apart, the first after
     200 ms, for `seconds` of steady state.
 
@@ -230,11 +234,18 @@ def long_streams(server: SSEServer, streams: int, seconds: float) -> StreamFigur
             await anyio.sleep(startup_s + ramp + 1.0)  # first events of the measured requests
             await anyio.to_thread.run_sync(lambda: server.stats(reset=True))
 
+        async def isolate_the_worker() -> None:
+            print(f"    ({await server.isolate_workers(startup_s)})")
+
         async with anyio.create_task_group() as tg:
             tg.start_soon(reset_server_stats_at_steady_state)
+            if isolate:
+                tg.start_soon(isolate_the_worker)
             return await LoadController(config, windows.append, startup_s=startup_s).run()
         raise AssertionError("unreachable")  # the task group returns or raises
 
+    if isolate:
+        server.pin(True)  # this process back on the clients' cores: the worker inherits them
     summary = anyio.run(run)
     # Events are counted where a request ends, and the run's end cancels streams part-way:
     # only the output tokens per complete stream are checked exactly.
@@ -268,13 +279,11 @@ def main() -> None:
     parser.add_argument("--stages", default="short,long", help="short, long or both")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the stages this many times, then print medians and ranges")
-    parser.add_argument("--no-pin", action="store_true",
-                        help="do not pin the server to its own core (see sse_servers.pin_cpus)")
+    parser.add_argument("--pin", choices=("long", "all", "none"), default="long",
+                        help="the stages whose server runs on a core of its own (SSEServer.pin)")
     args = parser.parse_args()
-    cpus, pinned = (None, "cores: not pinned (--no-pin)") if args.no_pin else pin_cpus()
-    server, line = start_server(args.server, cpus)
+    server, line = start_server(args.server)
     print(line)
-    print(pinned)
     shorts: list[list[Figure]] = []
     longs: list[list[tuple[int, StreamFigures]]] = []
     try:
@@ -282,9 +291,11 @@ def main() -> None:
             print(f"\n== run {run + 1} of {args.repeat}: machine {os.cpu_count()} cores, load average"
                   f" {os.getloadavg()[0]:.1f} (shared: figures are noisy)")
             if "short" in args.stages:
+                print(server.pin(args.pin == "all"))
                 shorts.append(short_stage(server, args.seconds, args.connections))
             if "long" in args.stages:
-                longs.append(long_stage(server, args.streams, args.seconds))
+                print(server.pin(args.pin != "none"))
+                longs.append(long_stage(server, args.streams, args.seconds, args.pin != "none"))
     finally:
         server.stop()
     if args.repeat > 1:
@@ -376,7 +387,8 @@ def short_stage(server: SSEServer, seconds: float, connections: int) -> list[Fig
     return figures
 
 
-def long_stage(server: SSEServer, streams: str, seconds: float) -> list[tuple[int, StreamFigures]]:
+def long_stage(server: SSEServer, streams: str, seconds: float,
+               isolate: bool) -> list[tuple[int, StreamFigures]]:
     print(f"\nlong streams on one worker (10 events/s each, first after 200 ms, {LONG_QUERY},"
           f" openai profile), {server.kind} server")
     print(f"{'streams':>8}{'lag p99 ms':>12}{'first-event err p99 ms':>24}{'cpu %':>8}"
@@ -385,7 +397,7 @@ def long_stage(server: SSEServer, streams: str, seconds: float) -> list[tuple[in
     checks: list[str] = []
     results: list[tuple[int, StreamFigures]] = []
     for n in (int(x) for x in streams.split(",")):
-        f = long_streams(server, n, seconds)
+        f = long_streams(server, n, seconds, isolate)
         results.append((n, f))
         late = f"{f.server_late_p99_ms:.1f} / {f.server_late_max_ms:.1f}"
         print(f"{n:>8}{f.lag_p99_ms:>12.1f}{f.error_p99_ms:>24.1f}{f.cpu_percent:>8.0f}{late:>25}")

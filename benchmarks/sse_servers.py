@@ -12,6 +12,7 @@ otherwise be charged to the client.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,8 +25,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
+
 ROOT = Path(__file__).resolve().parent.parent
 GO_SOURCE = ROOT / "benchmarks" / "sse_server_go"
+_CORES = os.sched_getaffinity(0)  # this process's cores before any pinning: all of them
 
 
 @dataclass
@@ -46,9 +50,63 @@ class SSEServer:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/admin/stats{suffix}", timeout=5) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
 
+    def pin(self, on: bool) -> str:
+        """With `on`, issue 10's set-up on a machine of 2+ cores: the server on the last
+        core, this process and every client it starts afterwards (they inherit it) on the
+        others, so that the server never takes the client's core and a client's loop lag
+        is its own (`isolate_workers` then moves this process off the workers' cores).
+        Else both on every core. Returns a line that says which."""
+        server, clients = self.cores(on)
+        set_affinity(self.process.pid, server)
+        set_affinity(os.getpid(), clients)
+        if server == clients:
+            return f"cores: not pinned (server and clients share {sorted(server)})"
+        return f"cores: SSE server on {sorted(server)}, clients on {sorted(clients)}"
+
+    def cores(self, on: bool) -> tuple[set[int], set[int]]:
+        """(the server's cores, the clients' cores) for `pin(on)`."""
+        cores = sorted(_CORES)
+        if on and len(cores) >= 2:
+            return {cores[-1]}, set(cores[:-1])
+        return set(cores), set(cores)
+
+    async def isolate_workers(self, timeout_s: float) -> str:
+        """After `pin(True)`: once this process's load workers (its children other than
+        the server) have started, keep them on the clients' cores and move this process
+        (the controller: it merges windows every second) onto the server's core, so the
+        workers have their cores to themselves. Returns what it did."""
+        server, clients = self.cores(True)
+        if server == clients:
+            return "workers not isolated (one core)"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            workers = _children(os.getpid()) - {self.process.pid}
+            if workers:
+                for pid in workers:
+                    set_affinity(pid, clients)
+                set_affinity(os.getpid(), server)
+                return f"load workers {sorted(workers)} alone on {sorted(clients)}"
+            await anyio.sleep(0.05)
+        return "workers not isolated (none started in time)"
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+def set_affinity(pid: int, cores: set[int]) -> None:
+    """Every thread of process `pid` on `cores` (sched_setaffinity moves one thread)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            os.sched_setaffinity(int(task.name), cores)
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            found.update(int(c) for c in (task / "children").read_text().split())
+    return found
 
 
 def go_server_binary() -> tuple[Path | None, str]:
@@ -94,22 +152,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pin_cpus() -> tuple[set[int] | None, str]:
-    """The issue-10 set-up on a machine of 2+ cores: the SSE server on the last core, this
-    process (and every client it starts, which inherit it) on the others, so the server
-    never takes the client's core (or the client's loop lag would be the server's). Returns
-    the server's cores and a line that says so; (None, why not) on one core."""
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
-        return None, "cores: not pinned (one core: server and client share it)"
-    server, clients = {cores[-1]}, set(cores[:-1])
-    os.sched_setaffinity(0, clients)
-    return server, f"cores: SSE server on {sorted(server)}, clients on {sorted(clients)}"
-
-
-def start_server(kind: str = "auto", cpus: set[int] | None = None) -> tuple[SSEServer, str]:
-    """Start a server of `kind` (go, python, or auto: go when it builds), on `cpus` when
-    given; returns it and a line that says which one runs and why."""
+def start_server(kind: str = "auto") -> tuple[SSEServer, str]:
+    """Start a server of `kind` (go, python, or auto: go when it builds); returns it and a
+    line that says which one runs and why."""
     note = "python server requested"
     binary: Path | None = None
     if kind in ("auto", "go"):
@@ -125,8 +170,7 @@ def start_server(kind: str = "auto", cpus: set[int] | None = None) -> tuple[SSES
         server_kind = "python"
         line = "SSE server: Python (tests/load/sse_server.py)" + (
             f"; the Go server is not used: {note}" if kind == "auto" else "")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus))
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with socket.socket() as s:

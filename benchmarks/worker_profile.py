@@ -29,7 +29,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sse_servers import pin_cpus, start_server  # noqa: E402  # benchmarks/ is the script's directory
+from sse_servers import start_server  # noqa: E402  # benchmarks/ is the script's directory
 
 from chaos.load import LoadConfig, StopSignal, WorkerShare, run  # noqa: E402
 from chaos.protocols import CustomProfile, OpenAIProfile, profiles  # noqa: E402
@@ -54,8 +54,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--no-pin", action="store_true",
-                        help="do not pin the server to its own core (see sse_servers.pin_cpus)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server on a core of its own, the worker on the others (SSEServer.pin)")
     parser.add_argument("--fast-path", default="compiled",
                         help="openai: compiled, python or none (one event at a time); a comma "
                              "list alternates them in each repeat, side by side")
@@ -64,10 +64,9 @@ def main() -> None:
     protocol = OpenAIProfile(model="bench") if openai else CustomProfile()
     query = args.query or ("events=5&format=openai" if openai else "events=5")
     path = "/v1/chat/completions" if openai else "/api/chat"
-    cpus, pinned = (None, "cores: not pinned (--no-pin)") if args.no_pin else pin_cpus()
-    server, line = start_server(args.server, cpus)
+    server, line = start_server(args.server)
     print(line)
-    print(pinned)
+    print(server.pin(args.pin))
     print(f"{args.protocol} profile, {path}?{query}")
     try:
         paths = args.fast_path.split(",")

@@ -2,7 +2,7 @@
 # (Offline, compose/offline/testbed.Dockerfile builds the same from local files.)
 FROM python:3.11-slim
 WORKDIR /opt/chaos
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY chaos ./chaos
 RUN pip install --no-cache-dir . && rm -rf /root/.cache
 CMD ["python3", "-m", "chaos", "--help"]

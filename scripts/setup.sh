@@ -37,6 +37,10 @@ have redis-server || need_pkgs+=(redis-server)
 have chromium || need_pkgs+=(chromium)
 # Debian's prometheus: tests/observe/test_exporter.py scrapes the drill's own metrics with a real one
 have prometheus || need_pkgs+=(prometheus)
+# a C compiler and Python's headers: pip builds the load driver's OpenAI fast path (setup.py)
+have cc || need_pkgs+=(gcc)
+python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || need_pkgs+=(python3-dev)
 if [ -z "${CHAOS_SKIP_DOCKER:-}" ]; then
   have dockerd || need_pkgs+=(docker.io)
   # compose v2 plugin when present, else Debian's docker-compose (compose/README.md)
@@ -65,9 +69,10 @@ fi
 
 # --- Python package and dev tools ----------------------------------------------------
 stamp="$CHAOS_CACHE/pip.stamp"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version)') $PWD"
+want="$(cat pyproject.toml setup.py chaos/protocols/_openai_scan.c | sha256sum | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version)') $PWD"
 installed_at="$(cd / && python3 -c 'import chaos, os; print(os.path.dirname(os.path.dirname(chaos.__file__)))' 2>/dev/null || true)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ "$installed_at" != "$PWD" ]; then
+built="$(cd / && python3 -c 'import chaos.protocols._openai_scan' >/dev/null 2>&1 && echo yes || true)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ "$installed_at" != "$PWD" ] || [ -z "$built" ]; then
   log "installing the package with its dev extra"
   python3 -m pip install -q --disable-pip-version-check -e ".[dev]" >&2
   printf '%s' "$want" > "$stamp"
