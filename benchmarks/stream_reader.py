@@ -2,7 +2,7 @@
 path (whole data events judged in one call; compiled, chaos/protocols/_openai_scan.c, and its
 Python twin) against the same profile one event at a time, on the body the load benchmarks
 serve (role chunk, N content chunks, finish, usage, [DONE]), read in one piece and one event
-per read.
+per read; then the testbed dialect (`CustomProfile()`, `_scan.custom`) the same way.
 
     python benchmarks/stream_reader.py [--events 5] [--seconds 2]
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chaos.protocols import OpenAIProfile, profiles
+from chaos.protocols import CustomProfile, OpenAIProfile, profiles
 from chaos.protocols.stream import StreamState
 
 _HEAD = b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
@@ -74,6 +74,14 @@ def main() -> None:
         slow = per_response_us(StreamState(profile.classify), reads, args.seconds)
         print(f"{label:<22}{compiled:>10.2f}{python:>10.2f}{slow:>11.2f}"
               f"{slow / compiled:>19.2f}x{python / compiled:>16.2f}x")
+    testbed = CustomProfile()  # the testbed dialect: compiled (`_scan.custom`) or per event
+    tokens = [b'data: {"token": "tok%d "}\n\n' % i for i in range(args.events)] + [b"data: [DONE]\n\n"]
+    print(f"\ntestbed dialect (CustomProfile()), {len(tokens)} events ({sum(map(len, tokens))} bytes)")
+    print(f"{'reads':<22}{'compiled':>10}{'per event':>11}{'per event/compiled':>20}")
+    for label, reads in (("whole body in 1 read", [b"".join(tokens)]), ("1 event per read", tokens)):
+        compiled = per_response_us(testbed.stream(), reads, args.seconds)
+        slow = per_response_us(StreamState(testbed.classify), reads, args.seconds)
+        print(f"{label:<22}{compiled:>10.2f}{slow:>11.2f}{slow / compiled:>19.2f}x")
 
 
 if __name__ == "__main__":

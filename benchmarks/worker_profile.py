@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sse_servers import start_server  # noqa: E402  # benchmarks/ is the script's directory
 
 from chaos.load import LoadConfig, StopSignal, WorkerShare, run  # noqa: E402
-from chaos.protocols import CustomProfile, OpenAIProfile, profiles  # noqa: E402
+from chaos.protocols import CustomProfile, OpenAIProfile, StreamState, profiles  # noqa: E402
 from chaos.recording import LoadWindow  # noqa: E402
 
 
@@ -71,11 +71,14 @@ def main() -> None:
     try:
         paths = args.fast_path.split(",")
         scans = {"compiled": profiles._openai_scan, "python": profiles._openai_scan_py, "none": None}
+        custom_stream = CustomProfile.stream
         for run_no in range(args.repeat * len(paths)):
             path_name = paths[run_no % len(paths)]
             profiles._openai_scan = scans[path_name]  # what OpenAIProfile.stream() hands out
-            if openai:
-                print(f"[fast path: {path_name}]", end=" ")
+            # The testbed dialect: compiled (`_scan.custom`) or, for none and python, event by event.
+            CustomProfile.stream = (custom_stream if path_name == "compiled"  # type: ignore[method-assign]
+                                    else lambda self: StreamState(self.classify))
+            print(f"[fast path: {path_name}]", end=" ")
             config = LoadConfig(url=server.url(query, path), streams=args.connections, protocol=protocol,
                                 ramp_up_s=args.ramp_up, hold_s=args.seconds, graceful_s=2.0,
                                 workers=1)

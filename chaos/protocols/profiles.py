@@ -8,6 +8,7 @@ same one. `custom` with its defaults is the embedded testbed's own `/api/chat` d
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 from pydantic_core import from_json
 
-from chaos.protocols.sse import ScanVerdict, split_data_events
+from chaos.protocols.sse import Scan, ScanVerdict, split_data_events
 from chaos.protocols.stream import (
     CONTENT,
     DONE,
@@ -86,7 +87,7 @@ def _openai_scan_py(pending: bytes, data: bytes) -> ScanVerdict | None:
     """`OpenAIProfile.classify` over the whole data events of `pending` plus `data`, summed
     (see `chaos.protocols.sse.Scan`); None when they are not only single-line data events,
     and at the first that is an error, malformed or a marker before the end. The C module
-    `_openai_scan` is the same function, faster; this one runs where it is not built."""
+    `_scan` has the same function, faster (`openai`); this one runs where it is not built."""
     split = split_data_events(pending, data)
     if split is None:
         return None
@@ -144,11 +145,13 @@ def _openai_scan_py(pending: bytes, data: bytes) -> ScanVerdict | None:
     return len(payloads), content, first, tokens, finish, done, rest
 
 
-try:  # the compiled fast path (setup.py; optional: a machine without a C compiler has none)
-    from chaos.protocols._openai_scan import scan as _openai_scan
+_compiled: Any
+try:  # the compiled fast paths (setup.py; optional: a machine without a C compiler has none)
+    from chaos.protocols import _scan as _compiled
 except ImportError:  # pragma: no cover - exercised where the module is not built
-    _openai_scan = _openai_scan_py
-OPENAI_FAST_PATH = "c" if _openai_scan is not _openai_scan_py else "python"
+    _compiled = None
+_openai_scan: Scan = _openai_scan_py if _compiled is None else _compiled.openai
+OPENAI_FAST_PATH = "python" if _compiled is None else "c"
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +345,22 @@ class CustomProfile:
     def _done_event(self) -> bytes | None:
         return None if self.done_event is None else self.done_event.encode()
 
+    @cached_property
+    def _scan(self) -> Scan | None:
+        """The compiled fast path for this profile's rules, where they are ones it reads:
+        unnamed data events only (no `content_events`), one-segment pointers for content,
+        error and usage. Else None: every event goes through `classify`."""
+        usage_key = _single_key(self.usage_pointer)
+        if (_compiled is None or self.content_events or self._content_key is None
+                or (self.error_pointer and self._error_key is None)
+                or (self.usage_pointer and usage_key is None)):
+            return None
+        return functools.partial(  # the rules bound once; (pending, data) per read
+            _compiled.custom, self._done_data,
+            self._error_key.encode() if self._error_key else None,
+            self._content_key.encode(), usage_key.encode() if usage_key else None,
+        )
+
     def render_body(self, payload: str, subject: str) -> bytes:
         text = (self.body.replace("{payload}", _json_string(payload))
                 .replace("{subject}", _json_string(subject))
@@ -386,7 +405,7 @@ class CustomProfile:
         return ((CONTENT, "content", tokens, None) if is_content else (IGNORE, None, tokens, None))
 
     def stream(self) -> StreamState:
-        return StreamState(self.classify)
+        return StreamState(self.classify, self._scan)
 
 
 Profile = OpenAIProfile | AnthropicProfile | CustomProfile

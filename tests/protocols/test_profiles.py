@@ -411,3 +411,74 @@ def test_the_fast_path_takes_a_plain_openai_read_and_leaves_the_rest_pending(sca
     assert classify_outcome(200, None, state) == ("2xx", None)
     assert (state.events, state.content_chunks, state.usage_tokens, state.finish_reason,
             state.first_content_at, state.gaps_us) == (7, 3, 2, "stop", 1.0, [1000000])
+
+
+# -- the custom profile's compiled fast path, against one event at a time ------------------
+
+_CUSTOM_PROFILES = [
+    pytest.param(TESTBED, id="testbed"),
+    pytest.param(CustomProfile(content_pointer="/text", error_pointer="/err", usage_pointer="/n",
+                               done_data="END"), id="keys"),
+    pytest.param(CustomProfile(error_pointer=None), id="no-error-key"),
+]
+_CUSTOM_POOL = [
+    b'{"token": "alpha "}', b'{"token":"b"}', b'{"text":"t","n":3}', b'{"text":""}',
+    b'{"token": ""}', b'{"token": null}', b'{"token": 0}', b'{"token": [1]}', b'{"token": {}}',
+    b'{"n": 4}', b'{"n": -1}', b'{"n": 2.5}', b'{"error": null, "token": "e"}',
+    b'{"error": false, "token": "f"}', b'{"error": "provider_unavailable"}', b'{"err": 0}',
+    b'{"error": {"code": "quota"}}', b'{"err": "x", "text": "y"}', b'{"token": "x", "token": ""}',
+    b'"text"', b"[1]", b"{not json", b"", b"[DONE]", b"END", b'{"t\\u006fken": "esc"}',
+]
+
+
+@pytest.mark.parametrize("profile", _CUSTOM_PROFILES)
+@pytest.mark.parametrize("seed", range(150))
+def test_the_custom_fast_path_reads_every_stream_as_one_event_at_a_time_does(
+    seed: int, profile: CustomProfile,
+) -> None:
+    """Random streams of chunks in custom shapes (content, error and usage keys, markers,
+    damaged bytes), cut into random reads: a custom profile with its compiled fast path ends
+    in exactly the state of the same profile reading one event at a time."""
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    scan = profile._scan
+    assert scan is not None
+    rng = random.Random(20_000 + seed)
+    pool = [_mutated(rng, rng.choice(_CUSTOM_POOL[:5])) for _ in range(6)] + _CUSTOM_POOL
+    body = _random_body(rng, pool)
+    if rng.random() < 0.5:
+        body += b"data: " + (profile.done_data or "").encode() + b"\n\n"
+    cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 4))))
+    fast, slow = StreamState(profile.classify, scan), StreamState(profile.classify)
+    edges = (0, *cuts, len(body))
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
+        fast.feed(body[a:b], float(i // 2))
+        slow.feed(body[a:b], float(i // 2))
+        _equivalent_states(fast, slow)
+    fast.finish(99.0)
+    slow.finish(99.0)
+    _equivalent_states(fast, slow)
+
+
+def test_the_custom_fast_path_applies_to_plain_reads_and_only_to_rules_it_reads() -> None:
+    """It judges the testbed's own stream in one call per read (so the equivalence above is
+    not vacuous); rules it does not read (named content events, pointers of two segments)
+    have no fast path, so every event goes through the profile."""
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    scan = TESTBED._scan
+    assert scan is not None
+    assert scan(b"", s.TESTBED_COMPLETE) == (3, 2, "content", None, None, True, b"")
+    assert scan(b"", s.TESTBED_COMPLETE[:20]) is None  # no whole event yet
+    assert scan(b"", b'data: {"error": "provider_unavailable"}\n\n') is None  # the profile's
+    assert TESTBED.stream()._scan is scan
+    assert CustomProfile(content_events=("token",), content_pointer=None)._scan is None
+    assert CustomProfile(content_pointer="/delta/text")._scan is None
+    assert CustomProfile(error_pointer="/error/code")._scan is None
+    assert CustomProfile(usage_pointer="/usage/output")._scan is None
+    assert CustomProfile(content_pointer=None)._scan is None  # every data event is content
+    keys = CustomProfile(content_pointer="/text", error_pointer="/err", usage_pointer="/n",
+                         done_data="END")._scan
+    assert keys is not None
+    assert keys(b"", b'data: {"text":"a","n":7}\n\ndata: {"n":9}\n\ndata: END\n\n') == (
+        3, 1, "content", 9, None, True, b"")

@@ -1,23 +1,25 @@
-/* The load driver's per-read fast path for OpenAI chat-completion streams, in C.
+/* The load driver's per-read fast paths, in C: one call per read instead of one per event.
  *
- * scan(pending, data) reads the bytes pending in the SSE decoder plus one read, up to
- * their last blank line, when they are only single-line `data: ` events with LF line
- * ends, and judges every chunk as `OpenAIProfile.classify` would, summed over the read:
+ * openai(pending, data) and custom(done, error_key, content_key, usage_key, pending, data)
+ * read the bytes pending in the SSE decoder plus one read, up to their last blank line,
+ * when they are only single-line `data: ` events with LF line ends, and judge every chunk
+ * as `OpenAIProfile.classify` or `CustomProfile.classify` would, summed over the read:
  *
  *   (events, content events, kind of the first, last usage completion_tokens,
- *    last finish_reason, ends with [DONE], the bytes after the last blank line)
+ *    last finish_reason, ends with the completion marker, the bytes after the last blank line)
  *
- * It returns None whenever it is not sure, and then the read goes one event at a time
- * through the Python profile, which has the last word. It is never sure of: a CR, a
- * comment, an `event:` line or a multi-line event; JSON it does not fully validate
- * (strict RFC 8259: UTF-8 checked, no lone surrogate escapes, no exponents, no integer
- * of more than 18 digits, nesting at most 64 deep); a key with an escape; a key it reads
- * given twice in one object; a number where truthiness is read; a top-level `error` that
- * is not null; a chunk with neither choices nor a usage count; a choice or delta of the
- * wrong type; a finish_reason that is not a string without escapes; a [DONE] that is not
- * the last event. `chaos.protocols.profiles._openai_scan_py` is the same function in
- * Python (the fallback when this module is not built); tests hold the two, and one event
- * at a time, to the same result.
+ * Each returns None whenever it is not sure, and then the read goes one event at a time
+ * through the Python profile, which has the last word. Never sure of: a CR, a comment, an
+ * `event:` line or a multi-line event; JSON it does not fully validate (strict RFC 8259:
+ * UTF-8 checked, no lone surrogate escapes, no exponents, no integer of more than 18
+ * digits, nesting at most 64 deep); a key with an escape; a key it reads given twice in one
+ * object; a number where truthiness is read; an error that is not null (openai) or not
+ * null/false (custom); a completion marker that is not the last event. openai: a chunk
+ * with neither choices nor a usage count, a choice or delta of the wrong type, a
+ * finish_reason that is not a string without escapes. custom: a chunk that is not an
+ * object. `chaos.protocols.profiles._openai_scan_py` is openai() in Python (the fallback
+ * when this module is not built; custom then reads event by event); tests hold each, and
+ * one event at a time, to the same result.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -474,15 +476,92 @@ static int read_chunk(ptr p, ptr end, chunk_t *k) {
     return c.p == c.end ? 0 : NOPE;
 }
 
+/* -- a custom profile's chunk: an error key, a content key, a usage key (one segment each) */
+typedef struct {
+    const char *error, *content, *usage; /* NULL: not read (content is always read) */
+    Py_ssize_t error_len, content_len, usage_len;
+} custom_cfg;
+
+typedef struct {
+    const custom_cfg *cfg;
+    unsigned seen;
+    int content;
+    long long tokens; /* -1: none */
+} custom_t;
+
+static inline int key_eq(ptr key, Py_ssize_t n, const char *want, Py_ssize_t want_len) {
+    return want != NULL && n == want_len && memcmp(key, want, (size_t)n) == 0;
+}
+
+static int custom_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    custom_t *t = ctx;
+    const custom_cfg *cfg = t->cfg;
+    if (key_eq(key, n, cfg->error, cfg->error_len)) {
+        if (t->seen & 1u) return NOPE;
+        t->seen |= 1u;
+        if (c->p < c->end && *c->p == 'n') return literal(c, "null", 4);
+        if (c->p < c->end && *c->p == 'f') return literal(c, "false", 5);
+        return NOPE; /* an error (even 0 or ""): the profile reads it */
+    }
+    if (key_eq(key, n, cfg->content, cfg->content_len)) {
+        if (t->seen & 2u) return NOPE;
+        t->seen |= 2u;
+        return truth(c, &t->content);
+    }
+    if (key_eq(key, n, cfg->usage, cfg->usage_len)) {
+        if (t->seen & 4u) return NOPE;
+        t->seen |= 4u;
+        usage_t u = {0, -1};
+        if (usage_member(c, (ptr) "completion_tokens", 17, &u)) return NOPE;
+        t->tokens = u.tokens;
+        return 0;
+    }
+    return skip_value(c);
+}
+
+/* -- the split and the sum, for either profile ------------------------------------------ */
+typedef struct {
+    long long tokens; /* -1: none */
+    int kind;         /* 0 none, 1 content, 2 reasoning, 3 tool_call */
+    ptr finish;       /* NULL: none */
+    Py_ssize_t finish_len;
+} verdict_t;
+
+typedef int (*judge_fn)(ptr p, ptr end, const void *cfg, verdict_t *v);
+
+static int judge_openai(ptr p, ptr end, const void *cfg, verdict_t *v) {
+    (void)cfg;
+    chunk_t k;
+    if (read_chunk(p, end, &k)) return NOPE;
+    v->tokens = k.tokens;
+    v->kind = 0;
+    v->finish = NULL;
+    if (!k.has_choices) return k.tokens < 0 ? NOPE : 0; /* no_choices: malformed; else usage only */
+    v->kind = k.kind;
+    v->finish = k.finish;
+    v->finish_len = k.finish_len;
+    return 0;
+}
+
+static int judge_custom(ptr p, ptr end, const void *cfg, verdict_t *v) {
+    custom_t t = {cfg, 0, 0, -1};
+    cur c = {p, end, 0};
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{') return NOPE; /* not an object: not sure */
+    if (read_object(&c, custom_member, &t)) return NOPE;
+    skip_ws(&c);
+    if (c.p != c.end) return NOPE;
+    v->tokens = t.tokens;
+    v->kind = t.content ? 1 : 0;
+    v->finish = NULL;
+    return 0;
+}
+
 static PyObject *kind_names[4];
 
-static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 2 || !PyBytes_CheckExact(args[0]) || !PyBytes_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "scan(pending: bytes, data: bytes)");
-        return NULL;
-    }
-    PyObject *pending = args[0], *data = args[1];
+/* The pending bytes plus one read, split into data events and judged; see the top. */
+static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn judge,
+                                 const void *cfg, const char *marker, Py_ssize_t marker_len) {
     Py_ssize_t plen = PyBytes_GET_SIZE(pending), dlen = PyBytes_GET_SIZE(data);
     if (memchr(PyBytes_AS_STRING(data), '\r', (size_t)dlen) != NULL) Py_RETURN_NONE;
     PyObject *joined = NULL;
@@ -523,25 +602,21 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         if (nl == NULL || nl + 1 >= buf + rest_at || nl[1] != '\n') goto nope;
         pos = (nl + 2) - buf;
         events++;
-        if (nl - start == 6 && memcmp(start, "[DONE]", 6) == 0) {
+        if (marker != NULL && nl - start == marker_len && memcmp(start, marker, (size_t)marker_len) == 0) {
             if (pos != rest_at) goto nope; /* a marker before the end */
             done = 1;
             break;
         }
-        chunk_t k;
-        if (read_chunk(start, nl, &k)) goto nope;
-        if (k.tokens >= 0) tokens = k.tokens;
-        if (!k.has_choices) {
-            if (k.tokens < 0) goto nope; /* no_choices: malformed */
-            continue;                    /* a usage-only chunk */
+        verdict_t v;
+        if (judge(start, nl, cfg, &v)) goto nope;
+        if (v.tokens >= 0) tokens = v.tokens;
+        if (v.finish != NULL) {
+            finish = v.finish;
+            finish_len = v.finish_len;
         }
-        if (k.finish != NULL) {
-            finish = k.finish;
-            finish_len = k.finish_len;
-        }
-        if (k.kind) {
+        if (v.kind) {
             content++;
-            if (!first) first = k.kind;
+            if (!first) first = v.kind;
         }
     }
     PyObject *finish_obj = NULL, *tokens_obj = NULL, *rest = NULL, *result = NULL;
@@ -553,11 +628,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     }
     tokens_obj = tokens >= 0 ? PyLong_FromLongLong(tokens) : Py_NewRef(Py_None);
     if (tokens_obj == NULL) goto fail;
-    if (rest_at == len) {
-        rest = PyBytes_FromStringAndSize(NULL, 0);
-    } else {
-        rest = PyBytes_FromStringAndSize((const char *)buf + rest_at, len - rest_at);
-    }
+    rest = PyBytes_FromStringAndSize((const char *)buf + rest_at, len - rest_at);
     if (rest == NULL) goto fail;
     result = Py_BuildValue("(LLONNON)", events, content, kind_names[first], tokens_obj,
                            finish_obj, done ? Py_True : Py_False, rest);
@@ -574,19 +645,59 @@ nope:
     Py_RETURN_NONE;
 }
 
+static int is_bytes(PyObject *o, int optional) {
+    return PyBytes_CheckExact(o) || (optional && o == Py_None);
+}
+
+static PyObject *openai(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !is_bytes(args[0], 0) || !is_bytes(args[1], 0)) {
+        PyErr_SetString(PyExc_TypeError, "openai(pending: bytes, data: bytes)");
+        return NULL;
+    }
+    return split_and_judge(args[0], args[1], judge_openai, NULL, "[DONE]", 6);
+}
+
+static inline void opt_bytes(PyObject *o, const char **p, Py_ssize_t *n) {
+    *p = o == Py_None ? NULL : PyBytes_AS_STRING(o);
+    *n = o == Py_None ? 0 : PyBytes_GET_SIZE(o);
+}
+
+/* The profile's rules first, so that functools.partial binds them once per profile. */
+static PyObject *custom(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6 || !is_bytes(args[0], 1) || !is_bytes(args[1], 1) || !is_bytes(args[2], 0) ||
+        !is_bytes(args[3], 1) || !is_bytes(args[4], 0) || !is_bytes(args[5], 0)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "custom(done: bytes | None, error_key: bytes | None, content_key: bytes, "
+                        "usage_key: bytes | None, pending: bytes, data: bytes)");
+        return NULL;
+    }
+    custom_cfg cfg;
+    const char *marker;
+    Py_ssize_t marker_len;
+    opt_bytes(args[0], &marker, &marker_len);
+    opt_bytes(args[1], &cfg.error, &cfg.error_len);
+    opt_bytes(args[2], &cfg.content, &cfg.content_len);
+    opt_bytes(args[3], &cfg.usage, &cfg.usage_len);
+    return split_and_judge(args[4], args[5], judge_custom, &cfg, marker, marker_len);
+}
+
 static PyMethodDef methods[] = {
-    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
-     "scan(pending, data) -> (events, content, first_kind, tokens, finish, done, rest) | None"},
+    {"openai", (PyCFunction)(void (*)(void))openai, METH_FASTCALL,
+     "openai(pending, data) -> (events, content, first_kind, tokens, finish, done, rest) | None"},
+    {"custom", (PyCFunction)(void (*)(void))custom, METH_FASTCALL,
+     "custom(done, error_key, content_key, usage_key, pending, data) -> the same | None"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_openai_scan",
-    "The OpenAI stream fast path in C (see chaos.protocols.profiles._openai_scan_py).", -1,
+    PyModuleDef_HEAD_INIT, "_scan",
+    "The load driver's per-read fast paths in C (see chaos.protocols.profiles).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__openai_scan(void) {
+PyMODINIT_FUNC PyInit__scan(void) {
     kind_names[0] = Py_None;
     kind_names[1] = PyUnicode_InternFromString("content");
     kind_names[2] = PyUnicode_InternFromString("reasoning");
