@@ -117,14 +117,18 @@ class Connection(asyncio.Protocol):
             if self._first_byte_at is None:
                 self._first_byte_at = now
             self._last_byte_at = now
-            if len(pieces) == 1 and not self._collect_head:
-                # `_take_body` inline for the usual read (one piece of a 2xx body): once per
-                # read, so one Python call less. Every event carries the instant it arrived.
-                body = pieces.pop()
+            if self._collect_head:
+                self._take_body(now)
+            else:
+                # `_take_body` inline for a 2xx body (once per read, so one Python call
+                # less). Every event carries the instant it arrived.
+                if len(pieces) == 1:
+                    body = pieces.pop()
+                else:
+                    body = b"".join(pieces)
+                    pieces.clear()
                 self._bytes += len(body)
                 self._stream.feed(body, now)
-            else:
-                self._take_body(now)
         if self._complete:
             self._end(now)
 

@@ -62,7 +62,7 @@ class SseDecoder:
         self.sink = sink
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # StreamState.reset repeats these four, inline
         self.buf = b""
         self.cr = False  # the previous piece ended in CR: a LF at the start of the next is its pair
         self.comments = 0
