@@ -2,7 +2,8 @@
 path (whole data events judged in one call; compiled, chaos/protocols/_openai_scan.c, and its
 Python twin) against the same profile one event at a time, on the body the load benchmarks
 serve (role chunk, N content chunks, finish, usage, [DONE]), read in one piece and one event
-per read; then the testbed dialect (`CustomProfile()`, `_scan.custom`) the same way.
+per read; then the testbed dialect (`CustomProfile()`, `_scan.custom`) and Anthropic
+messages (`_scan.anthropic`) the same way.
 
     python benchmarks/stream_reader.py [--events 5] [--seconds 2]
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chaos.protocols import CustomProfile, OpenAIProfile, profiles
+from chaos.protocols import AnthropicProfile, CustomProfile, OpenAIProfile, profiles
 from chaos.protocols.stream import StreamState
 
 _HEAD = b'data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"t",'
@@ -31,6 +32,23 @@ def body(events: int) -> list[bytes]:
     out.append(_HEAD + b'"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":%d,'
                b'"total_tokens":%d}}\n\n' % (events, events + 1))
     out.append(b"data: [DONE]\n\n")
+    return out
+
+
+def anthropic_body(events: int) -> list[bytes]:
+    """The events of one Anthropic messages response with `events` text deltas."""
+    out = [b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":'
+           b'"message","role":"assistant","content":[],"model":"m","usage":{"input_tokens":3,'
+           b'"output_tokens":1}}}\n\n',
+           b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+           b'"content_block":{"type":"text","text":""}}\n\n',
+           b'event: ping\ndata: {"type": "ping"}\n\n']
+    out += [b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+            b'"delta":{"type":"text_delta","text":"tok%d "}}\n\n' % i for i in range(events)]
+    out += [b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+            b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+            b'"stop_sequence":null},"usage":{"output_tokens":%d}}\n\n' % events,
+            b'event: message_stop\ndata: {"type":"message_stop"}\n\n']
     return out
 
 
@@ -74,14 +92,18 @@ def main() -> None:
         slow = per_response_us(StreamState(profile.classify), reads, args.seconds)
         print(f"{label:<22}{compiled:>10.2f}{python:>10.2f}{slow:>11.2f}"
               f"{slow / compiled:>19.2f}x{python / compiled:>16.2f}x")
-    testbed = CustomProfile()  # the testbed dialect: compiled (`_scan.custom`) or per event
+    # The testbed dialect (`_scan.custom`) and Anthropic (`_scan.anthropic`): compiled or per event.
     tokens = [b'data: {"token": "tok%d "}\n\n' % i for i in range(args.events)] + [b"data: [DONE]\n\n"]
-    print(f"\ntestbed dialect (CustomProfile()), {len(tokens)} events ({sum(map(len, tokens))} bytes)")
-    print(f"{'reads':<22}{'compiled':>10}{'per event':>11}{'per event/compiled':>20}")
-    for label, reads in (("whole body in 1 read", [b"".join(tokens)]), ("1 event per read", tokens)):
-        compiled = per_response_us(testbed.stream(), reads, args.seconds)
-        slow = per_response_us(StreamState(testbed.classify), reads, args.seconds)
-        print(f"{label:<22}{compiled:>10.2f}{slow:>11.2f}{slow / compiled:>19.2f}x")
+    for title, other, reads_of in (("testbed dialect (CustomProfile())", CustomProfile(), tokens),
+                                   ("Anthropic messages", AnthropicProfile(model="m"),
+                                    anthropic_body(args.events))):
+        print(f"\n{title}, {len(reads_of)} events ({sum(map(len, reads_of))} bytes)")
+        print(f"{'reads':<22}{'compiled':>10}{'per event':>11}{'per event/compiled':>20}")
+        for label, reads in (("whole body in 1 read", [b"".join(reads_of)]),
+                             ("1 event per read", reads_of)):
+            compiled = per_response_us(other.stream(), reads, args.seconds)
+            slow = per_response_us(StreamState(other.classify), reads, args.seconds)
+            print(f"{label:<22}{compiled:>10.2f}{slow:>11.2f}{slow / compiled:>19.2f}x")
 
 
 if __name__ == "__main__":

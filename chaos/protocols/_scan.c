@@ -1,25 +1,28 @@
 /* The load driver's per-read fast paths, in C: one call per read instead of one per event.
  *
- * openai(pending, data) and custom(done, error_key, content_key, usage_key, pending, data)
- * read the bytes pending in the SSE decoder plus one read, up to their last blank line,
- * when they are only single-line `data: ` events with LF line ends, and judge every chunk
- * as `OpenAIProfile.classify` or `CustomProfile.classify` would, summed over the read:
+ * openai(pending, data), anthropic(pending, data) and custom(done, error_key, content_key,
+ * usage_key, pending, data) read the bytes pending in the SSE decoder plus one read, up to
+ * their last blank line, when they are only single-line `data: ` events with LF line ends
+ * (anthropic: each may have one `event: ` line first), and judge every event as the
+ * profile's `classify` would, summed over the read:
  *
  *   (events, content events, kind of the first, last usage completion_tokens,
  *    last finish_reason, ends with the completion marker, the bytes after the last blank line)
  *
  * Each returns None whenever it is not sure, and then the read goes one event at a time
- * through the Python profile, which has the last word. Never sure of: a CR, a comment, an
- * `event:` line or a multi-line event; JSON it does not fully validate (strict RFC 8259:
- * UTF-8 checked, no lone surrogate escapes, no exponents, no integer of more than 18
- * digits, nesting at most 64 deep); a key with an escape; a key it reads given twice in one
- * object; a number where truthiness is read; an error that is not null (openai) or not
- * null/false (custom); a completion marker that is not the last event. openai: a chunk
- * with neither choices nor a usage count, a choice or delta of the wrong type, a
- * finish_reason that is not a string without escapes. custom: a chunk that is not an
- * object. `chaos.protocols.profiles._openai_scan_py` is openai() in Python (the fallback
- * when this module is not built; custom then reads event by event); tests hold each, and
- * one event at a time, to the same result.
+ * through the Python profile, which has the last word. Never sure of: a CR, a comment,
+ * any other line (an `event:` line too, for openai and custom); JSON it does not fully
+ * validate (strict RFC 8259: UTF-8 checked, no lone surrogate escapes, no exponents, no
+ * integer of more than 18 digits, nesting at most 64 deep); a key with an escape; a key it
+ * reads given twice in one object; a number where truthiness is read; an error; a
+ * completion marker that is not the last event. openai: a chunk with neither choices nor
+ * a usage count, a choice or delta of the wrong type, a finish_reason that is not a string
+ * without escapes. anthropic: a content_block_delta whose delta is not an object, a type
+ * or stop_reason with escapes. anthropic and custom: a data line that is not an object
+ * (but anthropic's `ping` is ignored unread, as the profile does).
+ * `chaos.protocols.profiles._openai_scan_py` is openai() in Python (the fallback when this
+ * module is not built; anthropic and custom then read event by event); tests hold each,
+ * and one event at a time, to the same result.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -523,18 +526,25 @@ static int custom_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
 typedef struct {
     long long tokens; /* -1: none */
     int kind;         /* 0 none, 1 content, 2 reasoning, 3 tool_call */
+    int done;         /* the completion marker */
     ptr finish;       /* NULL: none */
     Py_ssize_t finish_len;
 } verdict_t;
 
-typedef int (*judge_fn)(ptr p, ptr end, const void *cfg, verdict_t *v);
+/* One event: its name (NULL for an unnamed event) and its data line. */
+typedef int (*judge_fn)(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
+                        verdict_t *v);
 
-static int judge_openai(ptr p, ptr end, const void *cfg, verdict_t *v) {
+static int judge_openai(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
+                        verdict_t *v) {
     (void)cfg;
+    (void)name_len;
+    if (name != NULL) return NOPE; /* named events: the profile reads them */
     chunk_t k;
     if (read_chunk(p, end, &k)) return NOPE;
     v->tokens = k.tokens;
     v->kind = 0;
+    v->done = 0;
     v->finish = NULL;
     if (!k.has_choices) return k.tokens < 0 ? NOPE : 0; /* no_choices: malformed; else usage only */
     v->kind = k.kind;
@@ -543,7 +553,10 @@ static int judge_openai(ptr p, ptr end, const void *cfg, verdict_t *v) {
     return 0;
 }
 
-static int judge_custom(ptr p, ptr end, const void *cfg, verdict_t *v) {
+static int judge_custom(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
+                        verdict_t *v) {
+    (void)name_len;
+    if (name != NULL) return NOPE; /* named events: the profile reads them */
     custom_t t = {cfg, 0, 0, -1};
     cur c = {p, end, 0};
     skip_ws(&c);
@@ -553,15 +566,150 @@ static int judge_custom(ptr p, ptr end, const void *cfg, verdict_t *v) {
     if (c.p != c.end) return NOPE;
     v->tokens = t.tokens;
     v->kind = t.content ? 1 : 0;
+    v->done = 0;
     v->finish = NULL;
     return 0;
+}
+
+/* -- an Anthropic message event: type, delta {type, text, thinking, partial_json,
+ * stop_reason}, usage {output_tokens} ----------------------------------------------- */
+typedef struct {
+    unsigned seen;
+    int is_object;
+    ptr type;
+    Py_ssize_t type_len;
+    int text, thinking, partial_json;
+    ptr stop;
+    Py_ssize_t stop_len;
+} a_delta_t;
+
+/* A string member read for its value (a type or a stop reason): escapes are not sure;
+ * another type is no value (as `isinstance(x, str)` and `==` read it). */
+static int string_value(cur *c, ptr *out, Py_ssize_t *len) {
+    if (c->p < c->end && *c->p == '"') {
+        int esc;
+        if (read_string(c, out, len, &esc) || esc) return NOPE;
+        return 0;
+    }
+    *out = NULL;
+    return skip_value(c);
+}
+
+static int a_delta_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    a_delta_t *d = ctx;
+    static const char *names[] = {"type", "text", "thinking", "partial_json", "stop_reason"};
+    for (unsigned i = 0; i < 5; i++) {
+        if (!key_is(key, n, names[i])) continue;
+        if (d->seen & (1u << i)) return NOPE; /* given twice */
+        d->seen |= 1u << i;
+        switch (i) {
+        case 0: return string_value(c, &d->type, &d->type_len);
+        case 1: return truth(c, &d->text);
+        case 2: return truth(c, &d->thinking);
+        case 3: return truth(c, &d->partial_json);
+        default: return string_value(c, &d->stop, &d->stop_len);
+        }
+    }
+    return skip_value(c);
+}
+
+typedef struct {
+    unsigned seen;
+    ptr type;
+    Py_ssize_t type_len;
+    a_delta_t delta;
+    long long tokens; /* usage.output_tokens, -1: none */
+} a_event_t;
+
+static int a_usage_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    usage_t *u = ctx;
+    if (!key_is(key, n, "output_tokens")) return skip_value(c);
+    return usage_member(c, (ptr) "completion_tokens", 17, u); /* the same reading */
+}
+
+static int a_event_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    a_event_t *e = ctx;
+    if (key_is(key, n, "type")) {
+        if (e->seen & 1u) return NOPE;
+        e->seen |= 1u;
+        return string_value(c, &e->type, &e->type_len);
+    }
+    if (key_is(key, n, "delta")) {
+        if (e->seen & 2u) return NOPE;
+        e->seen |= 2u;
+        if (c->p < c->end && *c->p == '{') {
+            e->delta.is_object = 1;
+            return read_object(c, a_delta_member, &e->delta);
+        }
+        return skip_value(c);
+    }
+    if (key_is(key, n, "usage")) {
+        if (e->seen & 4u) return NOPE;
+        e->seen |= 4u;
+        if (c->p < c->end && *c->p == '{') {
+            usage_t u = {0, -1};
+            if (read_object(c, a_usage_member, &u)) return NOPE;
+            e->tokens = u.tokens;
+            return 0;
+        }
+        return skip_value(c);
+    }
+    return skip_value(c);
+}
+
+static inline int is_word(ptr p, Py_ssize_t n, const char *word) {
+    return p != NULL && key_is(p, n, word);
+}
+
+static int judge_anthropic(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
+                           verdict_t *v) {
+    (void)cfg;
+    v->tokens = -1;
+    v->kind = 0;
+    v->done = 0;
+    v->finish = NULL;
+    if (is_word(name, name_len, "ping")) return 0; /* ignored unread, as the profile does */
+    a_event_t e;
+    memset(&e, 0, sizeof e);
+    e.tokens = -1;
+    cur c = {p, end, 0};
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{') return NOPE;
+    if (read_object(&c, a_event_member, &e)) return NOPE;
+    skip_ws(&c);
+    if (c.p != c.end) return NOPE;
+    ptr kind = name != NULL ? name : e.type; /* the event's name, else its "type" */
+    Py_ssize_t kind_len = name != NULL ? name_len : e.type_len;
+    if (is_word(kind, kind_len, "content_block_delta")) {
+        a_delta_t *d = &e.delta;
+        if (!d->is_object) return NOPE; /* bad_delta: malformed */
+        if (is_word(d->type, d->type_len, "text_delta") && d->text) v->kind = 1;
+        else if (is_word(d->type, d->type_len, "thinking_delta") && d->thinking) v->kind = 2;
+        else if (is_word(d->type, d->type_len, "input_json_delta") && d->partial_json) v->kind = 3;
+        return 0;
+    }
+    if (is_word(kind, kind_len, "message_delta")) {
+        v->tokens = e.tokens;
+        if (e.delta.is_object && e.delta.stop != NULL) {
+            v->finish = e.delta.stop;
+            v->finish_len = e.delta.stop_len;
+        }
+        return 0;
+    }
+    if (is_word(kind, kind_len, "message_stop")) {
+        v->done = 1;
+        return 0;
+    }
+    if (is_word(kind, kind_len, "error")) return NOPE; /* the profile reads it */
+    return 0; /* message_start, content_block_start/stop, and events added later */
 }
 
 static PyObject *kind_names[4];
 
 /* The pending bytes plus one read, split into data events and judged; see the top. */
 static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn judge,
-                                 const void *cfg, const char *marker, Py_ssize_t marker_len) {
+                                 const void *cfg, const char *marker, Py_ssize_t marker_len,
+                                 int named) {
     Py_ssize_t plen = PyBytes_GET_SIZE(pending), dlen = PyBytes_GET_SIZE(data);
     if (memchr(PyBytes_AS_STRING(data), '\r', (size_t)dlen) != NULL) Py_RETURN_NONE;
     PyObject *joined = NULL;
@@ -587,8 +735,7 @@ static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn jud
         }
     }
     Py_ssize_t rest_at = last + 2;
-    if (last < 0 || len < 6 || memcmp(buf, "data: ", 6) != 0 || len - rest_at > MAX_PENDING)
-        goto nope;
+    if (last < 0 || len - rest_at > MAX_PENDING) goto nope;
 
     long long events = 0, content = 0, tokens = -1;
     int first = 0, done = 0;
@@ -596,19 +743,29 @@ static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn jud
     Py_ssize_t finish_len = 0;
     Py_ssize_t pos = 0;
     while (pos < rest_at) {
+        ptr name = NULL;
+        Py_ssize_t name_len = 0;
+        if (named && rest_at - pos >= 7 && memcmp(buf + pos, "event: ", 7) == 0) {
+            name = buf + pos + 7;
+            ptr eol = memchr(name, '\n', (size_t)(buf + rest_at - name));
+            if (eol == NULL) goto nope;
+            name_len = eol - name;
+            pos = (eol + 1) - buf;
+        }
         if (rest_at - pos < 6 || memcmp(buf + pos, "data: ", 6) != 0) goto nope;
         ptr start = buf + pos + 6;
         ptr nl = memchr(start, '\n', (size_t)(buf + rest_at - start));
         if (nl == NULL || nl + 1 >= buf + rest_at || nl[1] != '\n') goto nope;
         pos = (nl + 2) - buf;
         events++;
-        if (marker != NULL && nl - start == marker_len && memcmp(start, marker, (size_t)marker_len) == 0) {
+        if (name == NULL && marker != NULL && nl - start == marker_len &&
+            memcmp(start, marker, (size_t)marker_len) == 0) {
             if (pos != rest_at) goto nope; /* a marker before the end */
             done = 1;
             break;
         }
         verdict_t v;
-        if (judge(start, nl, cfg, &v)) goto nope;
+        if (judge(name, name_len, start, nl, cfg, &v)) goto nope;
         if (v.tokens >= 0) tokens = v.tokens;
         if (v.finish != NULL) {
             finish = v.finish;
@@ -617,6 +774,11 @@ static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn jud
         if (v.kind) {
             content++;
             if (!first) first = v.kind;
+        }
+        if (v.done) {
+            if (pos != rest_at) goto nope; /* a marker before the end */
+            done = 1;
+            break;
         }
     }
     PyObject *finish_obj = NULL, *tokens_obj = NULL, *rest = NULL, *result = NULL;
@@ -655,7 +817,7 @@ static PyObject *openai(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "openai(pending: bytes, data: bytes)");
         return NULL;
     }
-    return split_and_judge(args[0], args[1], judge_openai, NULL, "[DONE]", 6);
+    return split_and_judge(args[0], args[1], judge_openai, NULL, "[DONE]", 6, 0);
 }
 
 static inline void opt_bytes(PyObject *o, const char **p, Py_ssize_t *n) {
@@ -680,10 +842,21 @@ static PyObject *custom(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     opt_bytes(args[1], &cfg.error, &cfg.error_len);
     opt_bytes(args[2], &cfg.content, &cfg.content_len);
     opt_bytes(args[3], &cfg.usage, &cfg.usage_len);
-    return split_and_judge(args[4], args[5], judge_custom, &cfg, marker, marker_len);
+    return split_and_judge(args[4], args[5], judge_custom, &cfg, marker, marker_len, 0);
+}
+
+static PyObject *anthropic(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !is_bytes(args[0], 0) || !is_bytes(args[1], 0)) {
+        PyErr_SetString(PyExc_TypeError, "anthropic(pending: bytes, data: bytes)");
+        return NULL;
+    }
+    return split_and_judge(args[0], args[1], judge_anthropic, NULL, NULL, 0, 1);
 }
 
 static PyMethodDef methods[] = {
+    {"anthropic", (PyCFunction)(void (*)(void))anthropic, METH_FASTCALL,
+     "anthropic(pending, data) -> the same | None"},
     {"openai", (PyCFunction)(void (*)(void))openai, METH_FASTCALL,
      "openai(pending, data) -> (events, content, first_kind, tokens, finish, done, rest) | None"},
     {"custom", (PyCFunction)(void (*)(void))custom, METH_FASTCALL,

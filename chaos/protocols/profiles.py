@@ -292,7 +292,7 @@ class AnthropicProfile:
         return _IGNORED  # message_start, content_block_start/stop, and events added later
 
     def stream(self) -> StreamState:
-        return StreamState(self.classify)
+        return StreamState(self.classify, None if _compiled is None else _compiled.anthropic)
 
 
 @dataclass(frozen=True)

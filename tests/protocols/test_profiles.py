@@ -482,3 +482,82 @@ def test_the_custom_fast_path_applies_to_plain_reads_and_only_to_rules_it_reads(
     assert keys is not None
     assert keys(b"", b'data: {"text":"a","n":7}\n\ndata: {"n":9}\n\ndata: END\n\n') == (
         3, 1, "content", 9, None, True, b"")
+
+
+# -- the Anthropic profile's compiled fast path, against one event at a time ---------------
+
+_ANTHROPIC_POOL = [
+    (b"message_start", b'{"type":"message_start","message":{"id":"m","usage":{"output_tokens":1}}}'),
+    (b"content_block_start", b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'),
+    (b"content_block_delta", b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}'),
+    (b"content_block_delta", b'{"type":"content_block_delta","delta":{"type":"text_delta","text":""}}'),
+    (b"content_block_delta", b'{"type":"content_block_delta","delta":{"type":"thinking_delta","thinking":"hm"}}'),
+    (b"content_block_delta", b'{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"{\\"a"}}'),
+    (b"content_block_delta", b'{"type":"content_block_delta","delta":"text"}'),
+    (b"content_block_delta", b'{"type":"content_block_delta"}'),
+    (b"content_block_stop", b'{"type":"content_block_stop","index":0}'),
+    (b"message_delta", b'{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}'),
+    (b"message_delta", b'{"type":"message_delta","delta":{"stop_reason":7},"usage":{"output_tokens":-2}}'),
+    (b"message_delta", b'{"type":"message_delta","delta":[],"usage":"x"}'),
+    (b"ping", b'{"type": "ping"}'),
+    (b"ping", b"not json at all"),
+    (b"error", b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'),
+    (None, b'{"type":"content_block_delta","delta":{"type":"text_delta","text":"unnamed"}}'),
+    (None, b'{"type":"error","error":{"type":"api_error"}}'),
+    (None, b'{"type":"message_stop"}'),
+    (b"unknown_event", b'{"type":"content_block_delta","delta":{"type":"text_delta","text":"x"}}'),
+    (b"message_delta ", b'{"type":"message_delta","usage":{"output_tokens":3}}'),
+    (b"content_block_delta", b"[1]"),
+    (b"content_block_delta", b"{bad"),
+    (b"message_stop", b'{"type":"message_stop"}'),
+]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_anthropic_fast_path_reads_every_stream_as_one_event_at_a_time_does(seed: int) -> None:
+    """Random Anthropic streams (named and unnamed events, pings, errors, bad deltas, damaged
+    bytes, stray lines and line ends), cut into random reads: the profile with its compiled
+    fast path ends in exactly the state of the same profile reading one event at a time."""
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    rng = random.Random(30_000 + seed)
+    common = _ANTHROPIC_POOL[2:3] * 8 + _ANTHROPIC_POOL[:13]
+    blocks = []
+    for _ in range(rng.randint(1, 14)):
+        name, data = rng.choice(common if rng.random() < 0.8 else _ANTHROPIC_POOL)
+        if rng.random() < 0.15:
+            data = _mutated(rng, data)
+        lines = [b"data: " + data] if name is None else [b"event: " + name, b"data: " + data]
+        if rng.random() < 0.05:
+            lines.insert(rng.randint(0, len(lines)), rng.choice([*_LINE_POOL, b"data: {}"]))
+        blocks.append(b"\n".join(lines))
+    if rng.random() < 0.7:
+        blocks.append(b'event: message_stop\ndata: {"type":"message_stop"}')
+    body = b"".join(block + b"\n\n" for block in blocks)
+    if rng.random() < 0.1:
+        body = body.replace(b"\n", rng.choice([b"\r\n", b"\r"]))
+    if rng.random() < 0.1:
+        body = body[: rng.randint(0, len(body))]
+    cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 5))))
+    fast, slow = ANTHROPIC.stream(), StreamState(ANTHROPIC.classify)
+    assert fast._scan is not None
+    edges = (0, *cuts, len(body))
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
+        fast.feed(body[a:b], float(i // 2))
+        slow.feed(body[a:b], float(i // 2))
+        _equivalent_states(fast, slow)
+    fast.finish(99.0)
+    slow.finish(99.0)
+    _equivalent_states(fast, slow)
+    for failure in (None, "stall", "reset"):
+        assert classify_outcome(200, failure, fast) == classify_outcome(200, failure, slow)
+
+
+def test_the_anthropic_fast_path_takes_a_whole_message_in_one_call() -> None:
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    scan = ANTHROPIC.stream()._scan
+    assert scan is not None
+    assert scan(b"", s.ANTHROPIC_COMPLETE) == (8, 2, "content", 15, "end_turn", True, b"")
+    assert scan(b"", s.ANTHROPIC_OVERLOADED) is None  # an error event: the profile reads it
+    assert scan(b"", s.ANTHROPIC_COMPLETE[:40]) is None  # no whole event yet
