@@ -3,11 +3,16 @@ cProfile of its hot path.
 
     python benchmarks/worker_profile.py [--seconds 5] [--connections 64] [--protocol openai|testbed]
                                         [--query QUERY] [--server auto|go|python] [--profile] [--top 25]
+                                        [--repeat 1] [--fast-path compiled,python,none] [--pin]
 
 --protocol openai (the default, as in benchmarks/load_driver.py) reads `events=5&format=openai`
 through `OpenAIProfile(model="bench")`; testbed reads `events=5` (the testbed dialect, with
 [DONE]) through `CustomProfile()`. --query replaces the query (keep format=openai with the
 openai profile). A run whose requests are not all complete streams says so loudly.
+--fast-path picks how streams are read: compiled (chaos/protocols/_scan.c), python (the
+OpenAI twin in Python; the testbed dialect then reads event by event) or none (one event at
+a time); a comma list alternates them within each repeat, side by side in one run. --pin
+puts the server on a core of its own (SSEServer.pin).
 
 CPU is this process's rusage (user + sys) over the worker's run, so it is robust to other
 load on the machine; wall-clock rates are not. The server runs in its own process.
