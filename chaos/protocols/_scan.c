@@ -711,31 +711,36 @@ static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn jud
                                  const void *cfg, const char *marker, Py_ssize_t marker_len,
                                  int named) {
     Py_ssize_t plen = PyBytes_GET_SIZE(pending), dlen = PyBytes_GET_SIZE(data);
-    if (memchr(PyBytes_AS_STRING(data), '\r', (size_t)dlen) != NULL) Py_RETURN_NONE;
+    const char *pd = PyBytes_AS_STRING(pending), *dd = PyBytes_AS_STRING(data);
+    if (memchr(dd, '\r', (size_t)dlen) != NULL) Py_RETURN_NONE;
+    /* The last blank line. The pending bytes never hold one (they are what came after the
+     * last), so it ends in this read; without one there is nothing to judge and nothing is
+     * copied (a long event arriving in many reads). */
+    Py_ssize_t last = -1;
+    for (Py_ssize_t i = dlen - 2; i >= 0; i--) {
+        if (dd[i] == '\n' && dd[i + 1] == '\n') {
+            last = plen + i;
+            break;
+        }
+    }
+    if (last < 0 && plen > 0 && dlen > 0 && pd[plen - 1] == '\n' && dd[0] == '\n') last = plen - 1;
+    if (last < 0) Py_RETURN_NONE;
     PyObject *joined = NULL;
     ptr buf;
     Py_ssize_t len;
     if (plen == 0) {
-        buf = (ptr)PyBytes_AS_STRING(data);
+        buf = (ptr)dd;
         len = dlen;
     } else {
         joined = PyBytes_FromStringAndSize(NULL, plen + dlen);
         if (joined == NULL) return NULL;
-        memcpy(PyBytes_AS_STRING(joined), PyBytes_AS_STRING(pending), (size_t)plen);
-        memcpy(PyBytes_AS_STRING(joined) + plen, PyBytes_AS_STRING(data), (size_t)dlen);
+        memcpy(PyBytes_AS_STRING(joined), pd, (size_t)plen);
+        memcpy(PyBytes_AS_STRING(joined) + plen, dd, (size_t)dlen);
         buf = (ptr)PyBytes_AS_STRING(joined);
         len = plen + dlen;
     }
-    /* The last blank line. */
-    Py_ssize_t last = -1;
-    for (Py_ssize_t i = len - 2; i >= 0; i--) {
-        if (buf[i] == '\n' && buf[i + 1] == '\n') {
-            last = i;
-            break;
-        }
-    }
     Py_ssize_t rest_at = last + 2;
-    if (last < 0 || len - rest_at > MAX_PENDING) goto nope;
+    if (len - rest_at > MAX_PENDING) goto nope;
 
     long long events = 0, content = 0, tokens = -1;
     int first = 0, done = 0;
