@@ -165,7 +165,14 @@ static int read_number(cur *c, int *is_int, long long *value, int *negative) {
 
 static int skip_value(cur *c);
 
-static int skip_container(cur *c, unsigned char close) {
+/* Read a member (c->p at its value; it must consume it) or, in an array, an element (key
+ * NULL). Object keys with escapes are not sure. */
+typedef int (*member_fn)(cur *c, ptr key, Py_ssize_t n, void *ctx);
+
+/* A container at c->p ('{' or '[', closed by `close`): each member or element goes to
+ * `each`, or is skipped (validated) when `each` is NULL; a skipped object's keys may carry
+ * escapes, since none is read by name. */
+static int walk(cur *c, unsigned char close, member_fn each, void *ctx) {
     if (++c->depth > MAX_DEPTH) return NOPE;
     c->p++;
     skip_ws(c);
@@ -175,17 +182,18 @@ static int skip_container(cur *c, unsigned char close) {
         return 0;
     }
     for (;;) {
+        ptr key = NULL;
+        Py_ssize_t n = 0;
         if (close == '}') {
-            ptr s;
-            Py_ssize_t n;
             int esc;
-            if (c->p >= c->end || *c->p != '"' || read_string(c, &s, &n, &esc)) return NOPE;
+            if (c->p >= c->end || *c->p != '"' || read_string(c, &key, &n, &esc)) return NOPE;
+            if (esc && each != NULL) return NOPE;
             skip_ws(c);
             if (c->p >= c->end || *c->p != ':') return NOPE;
             c->p++;
             skip_ws(c);
         }
-        if (skip_value(c)) return NOPE;
+        if (each != NULL ? each(c, key, n, ctx) : skip_value(c)) return NOPE;
         skip_ws(c);
         if (c->p >= c->end) return NOPE;
         if (*c->p == ',') {
@@ -213,9 +221,9 @@ static int skip_value(cur *c) {
     if (c->p >= c->end) return NOPE;
     switch (*c->p) {
     case '{':
-        return skip_container(c, '}');
+        return walk(c, '}', NULL, NULL);
     case '[':
-        return skip_container(c, ']');
+        return walk(c, ']', NULL, NULL);
     case '"': {
         ptr s;
         Py_ssize_t n;
@@ -275,44 +283,10 @@ static inline int key_is(ptr s, Py_ssize_t n, const char *name) {
     return (size_t)n == len && memcmp(s, name, len) == 0;
 }
 
-/* Iterate an object's members: call `member(c, key, keylen, ctx)` with c->p at the value,
- * which must consume it. Keys with escapes are not sure. */
-typedef int (*member_fn)(cur *c, ptr key, Py_ssize_t n, void *ctx);
-
+/* An object at c->p whose members go to `member`. */
 static int read_object(cur *c, member_fn member, void *ctx) {
     if (c->p >= c->end || *c->p != '{') return NOPE;
-    if (++c->depth > MAX_DEPTH) return NOPE;
-    c->p++;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        c->depth--;
-        return 0;
-    }
-    for (;;) {
-        ptr key;
-        Py_ssize_t n;
-        int esc;
-        if (c->p >= c->end || *c->p != '"' || read_string(c, &key, &n, &esc) || esc) return NOPE;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':') return NOPE;
-        c->p++;
-        skip_ws(c);
-        if (member(c, key, n, ctx)) return NOPE;
-        skip_ws(c);
-        if (c->p >= c->end) return NOPE;
-        if (*c->p == ',') {
-            c->p++;
-            skip_ws(c);
-            continue;
-        }
-        if (*c->p == '}') {
-            c->p++;
-            c->depth--;
-            return 0;
-        }
-        return NOPE;
-    }
+    return walk(c, '}', member, ctx);
 }
 
 /* -- a delta: content, reasoning_content, reasoning, tool_calls, function_call ---------- */
@@ -401,43 +375,24 @@ typedef struct {
     Py_ssize_t finish_len;
 } chunk_t;
 
-static int read_choices(cur *c, chunk_t *k) {
-    if (++c->depth > MAX_DEPTH) return NOPE;
-    c->p++;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
-        c->depth--;
-        return 0;
+static int choice_element(cur *c, ptr key, Py_ssize_t n, void *ctx) {
+    (void)key;
+    (void)n;
+    chunk_t *k = ctx;
+    choice_t ch;
+    memset(&ch, 0, sizeof ch);
+    if (c->p >= c->end || *c->p != '{') return NOPE; /* a choice that is not an object */
+    if (read_object(c, choice_member, &ch)) return NOPE;
+    if (ch.finish != NULL) {
+        k->finish = ch.finish;
+        k->finish_len = ch.finish_len;
     }
-    for (;;) {
-        choice_t ch;
-        memset(&ch, 0, sizeof ch);
-        if (c->p >= c->end || *c->p != '{') return NOPE; /* a choice that is not an object */
-        if (read_object(c, choice_member, &ch)) return NOPE;
-        if (ch.finish != NULL) {
-            k->finish = ch.finish;
-            k->finish_len = ch.finish_len;
-        }
-        if (ch.has_delta) {
-            if (ch.delta.content) k->kind = 1;
-            else if (k->kind == 0 && ch.delta.reasoning) k->kind = 2;
-            else if (k->kind == 0 && ch.delta.tool) k->kind = 3;
-        }
-        skip_ws(c);
-        if (c->p >= c->end) return NOPE;
-        if (*c->p == ',') {
-            c->p++;
-            skip_ws(c);
-            continue;
-        }
-        if (*c->p == ']') {
-            c->p++;
-            c->depth--;
-            return 0;
-        }
-        return NOPE;
+    if (ch.has_delta) {
+        if (ch.delta.content) k->kind = 1;
+        else if (k->kind == 0 && ch.delta.reasoning) k->kind = 2;
+        else if (k->kind == 0 && ch.delta.tool) k->kind = 3;
     }
+    return 0;
 }
 
 static int chunk_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
@@ -464,7 +419,7 @@ static int chunk_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
         if (c->p < c->end && *c->p == 'n') return literal(c, "null", 4);
         if (c->p >= c->end || *c->p != '[') return NOPE;
         k->has_choices = 1;
-        return read_choices(c, k);
+        return walk(c, ']', choice_element, k);
     }
     return skip_value(c);
 }

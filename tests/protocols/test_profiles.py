@@ -286,8 +286,10 @@ def _random_body(rng: random.Random, pool: list[bytes]) -> bytes:
     return body
 
 
-def _read_both_ways(scan: Scan, body: bytes, cuts: list[int]) -> None:
-    fast, slow = StreamState(OPENAI.classify, scan), StreamState(OPENAI.classify)
+def _read_both_ways(scan: Scan, body: bytes, cuts: list[int], profile: Profile = OPENAI) -> None:
+    """`body` cut at `cuts`, read with `scan` and one event at a time: the same state after
+    every read and at the end, and the same outcome class."""
+    fast, slow = StreamState(profile.classify, scan), StreamState(profile.classify)
     edges = (0, *cuts, len(body))
     for i, (a, b) in enumerate(itertools.pairwise(edges)):
         fast.feed(body[a:b], float(i // 2))
@@ -449,15 +451,7 @@ def test_the_custom_fast_path_reads_every_stream_as_one_event_at_a_time_does(
     if rng.random() < 0.5:
         body += b"data: " + (profile.done_data or "").encode() + b"\n\n"
     cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 4))))
-    fast, slow = StreamState(profile.classify, scan), StreamState(profile.classify)
-    edges = (0, *cuts, len(body))
-    for i, (a, b) in enumerate(itertools.pairwise(edges)):
-        fast.feed(body[a:b], float(i // 2))
-        slow.feed(body[a:b], float(i // 2))
-        _equivalent_states(fast, slow)
-    fast.finish(99.0)
-    slow.finish(99.0)
-    _equivalent_states(fast, slow)
+    _read_both_ways(scan, body, cuts, profile)
 
 
 def test_the_custom_fast_path_applies_to_plain_reads_and_only_to_rules_it_reads() -> None:
@@ -539,18 +533,9 @@ def test_the_anthropic_fast_path_reads_every_stream_as_one_event_at_a_time_does(
     if rng.random() < 0.1:
         body = body[: rng.randint(0, len(body))]
     cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 5))))
-    fast, slow = ANTHROPIC.stream(), StreamState(ANTHROPIC.classify)
-    assert fast._scan is not None
-    edges = (0, *cuts, len(body))
-    for i, (a, b) in enumerate(itertools.pairwise(edges)):
-        fast.feed(body[a:b], float(i // 2))
-        slow.feed(body[a:b], float(i // 2))
-        _equivalent_states(fast, slow)
-    fast.finish(99.0)
-    slow.finish(99.0)
-    _equivalent_states(fast, slow)
-    for failure in (None, "stall", "reset"):
-        assert classify_outcome(200, failure, fast) == classify_outcome(200, failure, slow)
+    scan = ANTHROPIC.stream()._scan
+    assert scan is not None
+    _read_both_ways(scan, body, cuts, ANTHROPIC)
 
 
 def test_the_anthropic_fast_path_takes_a_whole_message_in_one_call() -> None:

@@ -20,14 +20,21 @@ class _Health(BaseHTTPRequestHandler):
     """Health at /health, and /api/chat answering one complete stream of the testbed dialect
     (the environment's default protocol), so the canary check passes."""
 
+    def _ok(self, path: str) -> bool:
+        return self.path == path
+
     def do_GET(self) -> None:
-        self.send_response(200 if self.path == "/health" else 404)
+        self.send_response(200 if self._ok("/health") else 404)
         self.end_headers()
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
+        if not self._ok("/api/chat"):
+            self.send_response(404)
+            self.end_headers()
+            return
         body = b'data: {"token": "hi"}\n\ndata: [DONE]\n\n'
-        self.send_response(200 if self.path == "/api/chat" else 404)
+        self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -198,33 +205,12 @@ def test_a_fault_switch_the_drill_sets_must_answer_and_be_off(
     assert "is it a chaos fault switch" in check.detail, check
 
 
-class _AzureLike(BaseHTTPRequestHandler):
+class _AzureLike(_Health):
     """Answers only requests that carry `api-version` (as Azure OpenAI does), under a
     deployment path prefix: 404 otherwise."""
 
     def _ok(self, path: str) -> bool:
-        want = f"/openai/deployments/d{path}?api-version=2024-10-21"
-        return self.path == want
-
-    def do_GET(self) -> None:
-        self.send_response(200 if self._ok("/health") else 404)
-        self.end_headers()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", "0")))
-        if not self._ok("/api/chat"):
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = b'data: {"token": "hi"}\n\ndata: [DONE]\n\n'
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet test output
-        del format, args
+        return self.path == f"/openai/deployments/d{path}?api-version=2024-10-21"
 
 
 def test_a_base_url_with_a_path_prefix_and_a_query_reaches_the_target(
