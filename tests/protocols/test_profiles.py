@@ -388,6 +388,32 @@ def test_the_compiled_fast_path_is_sure_only_of_what_it_fully_validates(
     _read_both_ways(profiles._openai_scan, read + b"data: [DONE]\n\n", [])
 
 
+@pytest.mark.parametrize(("special", "sure"), [
+    (b"\\n", True), (b'\\"', True), (b"\\u00e9", True), (b"\x7f", True), (b"\xc3\xa9", True),
+    (b"\xf0\x9f\x98\x80", True), (b"\x00", False), (b"\x1f", False), (b"\xc3", False),
+    (b"\xed\xa0\x80", False), (b"\xff", False), (b"\\ud800", False), (b"\\x", False),
+])
+@pytest.mark.parametrize("where", ["content", "skipped"])
+def test_the_compiled_reader_finds_a_special_byte_at_any_offset_of_a_long_string(
+    special: bytes, sure: bool, where: str,
+) -> None:
+    """The compiled reader skips plain string text 8 bytes at a time: an escape, a control
+    byte or a UTF-8 sequence at any offset of a long string (the content it reads, a value
+    it skips) is still found, and judged as the Python twin judges it."""
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    for offset in range(25):
+        text = b"abcdefghijklmnopqrstuvwx"[:offset] + special + b"ABCDEFGHIJKLMNOPQRSTUVWX"[offset:]
+        content, skipped = (text, b"fp_0ba0d124f1") if where == "content" else (b"tok", text)
+        read = (b'data: {"id":"chatcmpl-AbCdEfGhIjKlMnOp","system_fingerprint":"' + skipped
+                + b'","choices":[{"index":0,"delta":{"content":"' + content + b'"}}]}\n\n')
+        verdict = profiles._openai_scan(b"", read)
+        assert (verdict is not None) == sure, (offset, read)
+        if sure:
+            assert verdict == profiles._openai_scan_py(b"", read)
+        _read_both_ways(profiles._openai_scan, read + b"data: [DONE]\n\n", [])
+
+
 @pytest.mark.parametrize("scan", _SCANS)
 def test_the_fast_path_takes_a_plain_openai_read_and_leaves_the_rest_pending(scan: Scan) -> None:
     """It does apply (so the equivalence above is not vacuous): a read of whole events and
