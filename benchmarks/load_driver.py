@@ -16,7 +16,11 @@ chunk with the first of 5 content chunks, then a finish chunk, a usage chunk and
 driver reads every stream through its openai profile (SSE decoding, a JSON parse per
 chunk, the completion rule); the other tools only read the bytes. A second driver line
 reads the testbed dialect (`CustomProfile()`, `events=5`: 5 `data: {"token": ...}` events
-and `data: [DONE]`), so the cost of OpenAI parsing shows. Every driver request must be
+and `data: [DONE]`), so the cost of OpenAI parsing shows, and a `python floor` line
+(benchmarks/lean_client.py: uvloop and httptools, keep-alive, reading nothing of the body)
+shows what any Python client pays for the same requests, so the cost of judging every
+stream shows, and whether a target is within reach of Python at all (the run prints the
+req/cpu-s each target needs). Every driver request must be
 classified complete (a stream without [DONE] is truncated): a loud WARNING says when not.
 For the long streams, as in issue 10's set-up, the server runs on the machine's last core
 and the driver's worker on the others, alone (the controller process joins the server once
@@ -150,6 +154,18 @@ def check_complete(label: str, summary: LoadSummary, windows: list[LoadWindow],
     lines.extend(f"!!! WARNING: {label}: {problem}: these figures do not measure complete streams !!!"
                  for problem in problems)
     return lines
+
+
+def run_lean(url: str, seconds: float, connections: int) -> Figure:
+    """benchmarks/lean_client.py: the same requests from a Python client that reads nothing
+    of the body. Its CPU is its own from the first request on, as the driver's is."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lean_client.py"), url, BODY,
+                          str(seconds), str(connections)], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"python floor: {out.stderr.strip().splitlines()[-1:] or out.returncode}")
+        return Figure("python floor", 0, 0.0)
+    requests, cpu = out.stdout.split()
+    return Figure("python floor", int(requests), float(cpu))
 
 
 def run_wrk(url: str, seconds: float, connections: int) -> int:
@@ -350,6 +366,7 @@ def short_stage(server: SSEServer, seconds: float, connections: int) -> list[Fig
         run_driver("chaos openai", url, OPENAI, seconds, connections, SHORT_EVENTS + 4),
         run_driver("chaos testbed", server.url(TESTBED_QUERY, TESTBED_PATH), TESTBED, seconds,
                    connections, SHORT_EVENTS + 1),
+        run_lean(url, seconds, connections),
     ]
     tools: list[tuple[str, str | None, Callable[[], int]]] = [
         ("wrk", shutil.which("wrk"), lambda: run_wrk(url, seconds, connections)),
@@ -382,6 +399,14 @@ def short_stage(server: SSEServer, seconds: float, connections: int) -> list[Fig
         extra = 1e6 / ours - 1e6 / testbed
         print(f"openai parsing: {extra:+.1f} us CPU a request over the testbed dialect"
               f" ({ours / testbed:.2f}x the testbed's req/cpu-s)")
+    floor = figures[2].per_cpu_s
+    if ours and floor:
+        print(f"judging and recording every stream: {1e6 / ours - 1e6 / floor:+.1f} us CPU a request"
+              f" over the python floor ({ours / floor:.2f}x its req/cpu-s)")
+    needs = [f"{fig.tool} {TARGETS[fig.tool]:g}x needs {TARGETS[fig.tool] * fig.per_cpu_s:,.0f}"
+             for fig in figures if fig.tool in TARGETS and fig.per_cpu_s]
+    if needs:
+        print(f"req/cpu-s the driver needs: {', '.join(needs)}; the python floor did {floor:,.0f}")
     print("driver/tool is `chaos openai` req/cpu-s over the tool's;"
           " targets: driver/hey >= 1, driver/k6 >= 3, driver/locust >= 5, driver/wrk >= 0.33")
     return figures
