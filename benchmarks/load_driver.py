@@ -20,7 +20,10 @@ and `data: [DONE]`), so the cost of OpenAI parsing shows, and a `python floor` l
 (benchmarks/lean_client.py: uvloop and httptools, keep-alive, reading nothing of the body)
 shows what any Python client pays for the same requests, so the cost of judging every
 stream shows, and whether a target is within reach of Python at all (the run prints the
-req/cpu-s each target needs). Every driver request must be
+req/cpu-s each target needs). --baseline REF adds the driver of another git ref (a
+temporary worktree, benchmarks/baseline_driver.py) to the same run, e.g. f6118f7, the
+last driver before protocol profiles, which read no stream: whether the hot path kept
+its speed. Every driver request must be
 classified complete (a stream without [DONE] is truncated): a loud WARNING says when not.
 For the long streams, as in issue 10's set-up, the server runs on the machine's last core
 and the driver's worker on the others, alone (the controller process joins the server once
@@ -50,6 +53,7 @@ The peer tools are installed by hand (not by scripts/setup.sh or CI), e.g. as ro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -58,7 +62,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -166,6 +170,49 @@ def run_lean(url: str, seconds: float, connections: int) -> Figure:
         return Figure("python floor", 0, 0.0)
     requests, cpu = out.stdout.split()
     return Figure("python floor", int(requests), float(cpu))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Another checkout's driver, run beside the current one (--baseline)."""
+
+    ref: str
+    tree: Path
+
+
+def run_baseline(baseline: Baseline, url: str, seconds: float, connections: int) -> Figure:
+    label = f"driver@{baseline.ref}"
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "baseline_driver.py"), str(baseline.tree), url,
+         str(seconds), str(connections)],
+        capture_output=True, text=True, cwd=baseline.tree,
+        env={**os.environ, "PYTHONPATH": str(baseline.tree)},
+    )
+    if out.returncode != 0:
+        print(f"{label}: failed: {(out.stderr.strip().splitlines() or ['exit ' + str(out.returncode)])[-1]}")
+        return Figure(label, 0, 0.0)
+    requests, cpu = out.stdout.split()[-2:]
+    return Figure(label, int(requests), float(cpu))
+
+
+@contextlib.contextmanager
+def baseline_tree(ref: str | None) -> Iterator[Baseline | None]:
+    """A detached git worktree at `ref` (its compiled reader built when it has one), removed
+    at the end."""
+    if ref is None:
+        yield None
+        return
+    tree = Path(tempfile.mkdtemp(prefix="chaos-baseline-"))
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(tree), ref],
+                   check=True, capture_output=True)
+    try:
+        if (tree / "setup.py").exists():
+            subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tree,
+                           capture_output=True)
+        yield Baseline(ref, tree)
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                       capture_output=True)
 
 
 def run_wrk(url: str, seconds: float, connections: int) -> int:
@@ -297,7 +344,14 @@ def main() -> None:
                         help="run the stages this many times, then print medians and ranges")
     parser.add_argument("--pin", choices=("long", "all", "none"), default="long",
                         help="the stages whose server runs on a core of its own (SSEServer.pin)")
+    parser.add_argument("--baseline", metavar="REF", default=None,
+                        help="also run the driver of this git ref (a worktree) beside the current one")
     args = parser.parse_args()
+    with baseline_tree(args.baseline) as baseline:
+        run_all(args, baseline)
+
+
+def run_all(args: argparse.Namespace, baseline: Baseline | None) -> None:
     server, line = start_server(args.server)
     print(line)
     shorts: list[list[Figure]] = []
@@ -308,7 +362,7 @@ def main() -> None:
                   f" {os.getloadavg()[0]:.1f} (shared: figures are noisy)")
             if "short" in args.stages:
                 print(server.pin(args.pin == "all"))
-                shorts.append(short_stage(server, args.seconds, args.connections))
+                shorts.append(short_stage(server, args.seconds, args.connections, baseline))
             if "long" in args.stages:
                 print(server.pin(args.pin != "none"))
                 longs.append(long_stage(server, args.streams, args.seconds, args.pin != "none"))
@@ -357,7 +411,8 @@ def summarize(shorts: list[list[Figure]], longs: list[list[tuple[int, StreamFigu
 TARGETS = {"wrk": 0.33, "hey": 1.0, "locust": 5.0, "k6": 3.0}
 
 
-def short_stage(server: SSEServer, seconds: float, connections: int) -> list[Figure]:
+def short_stage(server: SSEServer, seconds: float, connections: int,
+                baseline: Baseline | None = None) -> list[Figure]:
     url = server.url(SHORT_QUERY, OPENAI_PATH)
     wire = len(server.raw_response(SHORT_QUERY, OPENAI_PATH, BODY.encode()))
     testbed_wire = len(server.raw_response(TESTBED_QUERY, TESTBED_PATH))
@@ -368,6 +423,8 @@ def short_stage(server: SSEServer, seconds: float, connections: int) -> list[Fig
                    connections, SHORT_EVENTS + 1),
         run_lean(url, seconds, connections),
     ]
+    if baseline is not None:
+        figures.append(run_baseline(baseline, url, seconds, connections))
     tools: list[tuple[str, str | None, Callable[[], int]]] = [
         ("wrk", shutil.which("wrk"), lambda: run_wrk(url, seconds, connections)),
         ("hey", shutil.which("hey") or _go_bin("hey"), lambda: run_hey(
@@ -403,6 +460,10 @@ def short_stage(server: SSEServer, seconds: float, connections: int) -> list[Fig
     if ours and floor:
         print(f"judging and recording every stream: {1e6 / ours - 1e6 / floor:+.1f} us CPU a request"
               f" over the python floor ({ours / floor:.2f}x its req/cpu-s)")
+    if baseline is not None and ours and figures[3].per_cpu_s:
+        base = figures[3].per_cpu_s
+        print(f"against {figures[3].tool}: {1e6 / ours - 1e6 / base:+.1f} us CPU a request"
+              f" ({ours / base:.2f}x its req/cpu-s)")
     needs = [f"{fig.tool} {TARGETS[fig.tool]:g}x needs {TARGETS[fig.tool] * fig.per_cpu_s:,.0f}"
              for fig in figures if fig.tool in TARGETS and fig.per_cpu_s]
     if needs:
