@@ -20,6 +20,8 @@
  * without escapes. anthropic: a content_block_delta whose delta is not an object, a type
  * or stop_reason with escapes. anthropic and custom: a data line that is not an object
  * (but anthropic's `ping` is ignored unread, as the profile does).
+ * Within one call, a chunk that opens with the same unread members as the chunk before it
+ * (id, object, created, model) is read from where they end (see "the plain prefix").
  * `chaos.protocols.profiles._openai_scan_py` is openai() in Python (the fallback when this
  * module is not built; anthropic and custom then read event by event); tests hold each,
  * and one event at a time, to the same result.
@@ -201,6 +203,8 @@ typedef int (*member_fn)(cur *c, ptr key, Py_ssize_t n, void *ctx);
 /* A container at c->p ('{' or '[', closed by `close`): each member or element goes to
  * `each`, or is skipped (validated) when `each` is NULL; a skipped object's keys may carry
  * escapes, since none is read by name. */
+static int members(cur *c, unsigned char close, member_fn each, void *ctx);
+
 static int walk(cur *c, unsigned char close, member_fn each, void *ctx) {
     if (++c->depth > MAX_DEPTH) return NOPE;
     c->p++;
@@ -210,6 +214,12 @@ static int walk(cur *c, unsigned char close, member_fn each, void *ctx) {
         c->depth--;
         return 0;
     }
+    return members(c, close, each, ctx);
+}
+
+/* The members or elements of a container from c->p, where one must start (after its opening
+ * bracket or a comma, and any whitespace), through its closing bracket. */
+static int members(cur *c, unsigned char close, member_fn each, void *ctx) {
     for (;;) {
         ptr key = NULL;
         Py_ssize_t n = 0;
@@ -394,8 +404,51 @@ static int usage_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
     return skip_value(c); /* a string, bool, null, ...: no count */
 }
 
+/* -- the plain prefix of a chunk --------------------------------------------------------
+ * The members a chunk opens with that no reader reads by name (an OpenAI chunk's id, object,
+ * created, model) are the same bytes event after event. Within one call the reader keeps the
+ * last chunk's prefix: its '{' through the whitespace before its first member read by name,
+ * when at least one member came before that one and none of them was read. A chunk that
+ * starts with the same bytes is read from there, inside its object: parsing those bytes again
+ * would end in the same state (depth 1, nothing read, nothing seen), as JSON is read left to
+ * right and the prefix ends after a comma. */
+typedef struct {
+    ptr p;          /* NULL: none */
+    Py_ssize_t len;
+} memo_t;
+
+typedef struct {
+    int members;    /* members met so far in the chunk's object */
+    ptr read_from;  /* the opening quote of its first member read by name, when members came before */
+} plain_t;
+
+static inline void note_member(plain_t *plain, ptr key, int read) {
+    plain->members++;
+    if (read && plain->read_from == NULL && plain->members > 1) plain->read_from = key - 1;
+}
+
+/* The chunk's object at c->p, its members to `member`; `plain` is the start of `ctx`. */
+static int read_memo_object(cur *c, member_fn member, void *ctx, memo_t *memo) {
+    plain_t *plain = ctx;
+    if (memo != NULL && memo->p != NULL && c->end - c->p > memo->len &&
+        memcmp(c->p, memo->p, (size_t)memo->len) == 0) {
+        c->p += memo->len;
+        c->depth = 1;
+        plain->members = 2; /* never a new prefix: this one stays */
+        return members(c, '}', member, ctx);
+    }
+    ptr start = c->p;
+    if (read_object(c, member, ctx)) return NOPE;
+    if (memo != NULL && plain->read_from != NULL) {
+        memo->p = start;
+        memo->len = plain->read_from - start;
+    }
+    return 0;
+}
+
 /* -- a chunk ---------------------------------------------------------------------------- */
 typedef struct {
+    plain_t plain;    /* first: read_memo_object's view */
     unsigned seen;
     long long tokens; /* -1: none */
     int has_choices;  /* a list (possibly empty) */
@@ -426,6 +479,9 @@ static int choice_element(cur *c, ptr key, Py_ssize_t n, void *ctx) {
 
 static int chunk_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
     chunk_t *k = ctx;
+    int read = key_is(key, n, "error") || key_is(key, n, "usage") || key_is(key, n, "choices");
+    note_member(&k->plain, key, read);
+    if (!read) return skip_value(c);
     if (key_is(key, n, "error")) {
         if (k->seen & 1u) return NOPE;
         k->seen |= 1u;
@@ -453,12 +509,12 @@ static int chunk_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
     return skip_value(c);
 }
 
-static int read_chunk(ptr p, ptr end, chunk_t *k) {
+static int read_chunk(ptr p, ptr end, chunk_t *k, memo_t *memo) {
     cur c = {p, end, 0};
     memset(k, 0, sizeof *k);
     k->tokens = -1;
     skip_ws(&c);
-    if (read_object(&c, chunk_member, k)) return NOPE;
+    if (read_memo_object(&c, chunk_member, k, memo)) return NOPE;
     skip_ws(&c);
     return c.p == c.end ? 0 : NOPE;
 }
@@ -470,6 +526,7 @@ typedef struct {
 } custom_cfg;
 
 typedef struct {
+    plain_t plain; /* first: read_memo_object's view */
     const custom_cfg *cfg;
     unsigned seen;
     int content;
@@ -483,6 +540,8 @@ static inline int key_eq(ptr key, Py_ssize_t n, const char *want, Py_ssize_t wan
 static int custom_member(cur *c, ptr key, Py_ssize_t n, void *ctx) {
     custom_t *t = ctx;
     const custom_cfg *cfg = t->cfg;
+    note_member(&t->plain, key, key_eq(key, n, cfg->error, cfg->error_len) ||
+                key_eq(key, n, cfg->content, cfg->content_len) || key_eq(key, n, cfg->usage, cfg->usage_len));
     if (key_eq(key, n, cfg->error, cfg->error_len)) {
         if (t->seen & 1u) return NOPE;
         t->seen |= 1u;
@@ -517,15 +576,15 @@ typedef struct {
 
 /* One event: its name (NULL for an unnamed event) and its data line. */
 typedef int (*judge_fn)(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
-                        verdict_t *v);
+                        memo_t *memo, verdict_t *v);
 
 static int judge_openai(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
-                        verdict_t *v) {
+                        memo_t *memo, verdict_t *v) {
     (void)cfg;
     (void)name_len;
     if (name != NULL) return NOPE; /* named events: the profile reads them */
     chunk_t k;
-    if (read_chunk(p, end, &k)) return NOPE;
+    if (read_chunk(p, end, &k, memo)) return NOPE;
     v->tokens = k.tokens;
     v->kind = 0;
     v->done = 0;
@@ -538,14 +597,14 @@ static int judge_openai(ptr name, Py_ssize_t name_len, ptr p, ptr end, const voi
 }
 
 static int judge_custom(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
-                        verdict_t *v) {
+                        memo_t *memo, verdict_t *v) {
     (void)name_len;
     if (name != NULL) return NOPE; /* named events: the profile reads them */
-    custom_t t = {cfg, 0, 0, -1};
+    custom_t t = {{0, NULL}, cfg, 0, 0, -1};
     cur c = {p, end, 0};
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{') return NOPE; /* not an object: not sure */
-    if (read_object(&c, custom_member, &t)) return NOPE;
+    if (read_memo_object(&c, custom_member, &t, memo)) return NOPE;
     skip_ws(&c);
     if (c.p != c.end) return NOPE;
     v->tokens = t.tokens;
@@ -646,8 +705,9 @@ static inline int is_word(ptr p, Py_ssize_t n, const char *word) {
 }
 
 static int judge_anthropic(ptr name, Py_ssize_t name_len, ptr p, ptr end, const void *cfg,
-                           verdict_t *v) {
+                           memo_t *memo, verdict_t *v) {
     (void)cfg;
+    (void)memo; /* its events open with "type", which it reads */
     v->tokens = -1;
     v->kind = 0;
     v->done = 0;
@@ -731,6 +791,7 @@ static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn jud
     ptr finish = NULL;
     Py_ssize_t finish_len = 0;
     Py_ssize_t pos = 0;
+    memo_t memo = {NULL, 0};
     while (pos < rest_at) {
         ptr name = NULL;
         Py_ssize_t name_len = 0;
@@ -754,7 +815,7 @@ static PyObject *split_and_judge(PyObject *pending, PyObject *data, judge_fn jud
             break;
         }
         verdict_t v;
-        if (judge(name, name_len, start, nl, cfg, &v)) goto nope;
+        if (judge(name, name_len, start, nl, cfg, &memo, &v)) goto nope;
         if (v.tokens >= 0) tokens = v.tokens;
         if (v.finish != NULL) {
             finish = v.finish;

@@ -480,6 +480,73 @@ def test_the_custom_fast_path_reads_every_stream_as_one_event_at_a_time_does(
     _read_both_ways(scan, body, cuts, profile)
 
 
+# Chunks that open with the same members (as real ones do: id, object, created, model), so
+# that the compiled reader reads the later ones of a read from where that prefix ends; some
+# prefixes differ by one byte, nest, space out, escape, or hold a key the reader reads.
+_HEADS = [
+    b'{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1733472000,"model":"gpt-4o",',
+    b'{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1733472000,"model":"gpt-4o",',
+    b'{ "id" : "c" , "x_meta" : {"a":[1,2,{"b":null}],"c":true} , ',
+    b'{"id":"c","usage":null,',
+    b'{"id":"\\u00e9t\xc3\xa9","n2":-0.5,',
+    b'{"id":"c",',
+    b"{",
+    # the first one but for bytes that change the verdict: invalid UTF-8, an error, a control
+    # byte, an exponent, where only a reader that compared the whole prefix would see them
+    b'{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1733472000,"model":"gpt-4\xff",',
+    b'{"id":"chatcmpl-1","object":"chat.completion.chunk","error":{"code":"e"},"model":"gpt-4o",',
+    b'{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1733472000,"model":"gpt-4\x01",',
+    b'{"id":"chatcmpl-1","object":"chat.completion.chunk","created":17334720e0,"model":"gpt-4o",',
+]
+_OPENAI_TAILS = [
+    b'"choices":[{"index":0,"delta":{"content":"tok"},"finish_reason":null}]}',
+    b'"choices":[{"delta":{},"finish_reason":"stop"}]}',
+    b'"choices":[],"usage":{"completion_tokens":5}}',
+    b'"error":{"code":"provider_unavailable"}}',
+    b'"choices":[{"delta":{"content":"a"}}],"choices":[]}',
+    b'"choices":[{"delta":{"content":"\xff"}}]}',
+    b"}",
+]
+_CUSTOM_TAILS = [b'"text":"t"}', b'"text":""}', b'"n":3}', b'"err":"x"}', b'"text":"a","text":"b"}', b"}"]
+
+
+@pytest.mark.parametrize(("profile", "tails"), [
+    pytest.param(OPENAI, _OPENAI_TAILS, id="openai"),
+    pytest.param(_CUSTOM_PROFILES[1].values[0], _CUSTOM_TAILS, id="custom"),
+])
+@pytest.mark.parametrize("seed", range(200))
+def test_chunks_that_open_alike_are_read_as_one_at_a_time_reads_them(
+    seed: int, profile: Profile, tails: list[bytes],
+) -> None:
+    """Within one read, the compiled reader reads a chunk that opens with the previous
+    chunk's unread members from where they end: whatever the chunks (alike, alike but for one
+    byte, damaged anywhere, the prefix holding a key it reads), it ends in the state of one
+    event at a time."""
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    rng = random.Random(30_000 + seed)
+    pool = [rng.choice(_HEADS[:2] * 6 + _HEADS) + rng.choice(tails[:2] * 3 + tails) for _ in range(10)]
+    pool += [_mutated(rng, chunk) for chunk in pool[:4]]
+    body = _random_body(rng, pool)
+    cuts = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 2))))
+    scan = profile._scan if isinstance(profile, CustomProfile) else profiles._openai_scan
+    assert scan is not None
+    _read_both_ways(scan, body, cuts, profile)
+
+
+@pytest.mark.parametrize("head", _HEADS)
+def test_a_chunk_after_one_that_opened_alike_is_read_whole(head: bytes) -> None:
+    """Each head after the first one, in the same read: every byte of the shared prefix is
+    compared, so one that differs anywhere (bad UTF-8, an error, a control byte) is read as
+    one event at a time reads it."""
+    if profiles.OPENAI_FAST_PATH != "c":
+        pytest.skip("the compiled fast path is not built (test_the_compiled_fast_path_is_built fails)")
+    for tail in _OPENAI_TAILS[:2]:
+        body = b"".join(b"data: " + h + tail + b"\n\n" for h in (_HEADS[0], head, _HEADS[0], head))
+        _read_both_ways(profiles._openai_scan, body, [])
+        _read_both_ways(profiles._openai_scan, body + b"data: [DONE]\n\n", [])
+
+
 def test_the_custom_fast_path_applies_to_plain_reads_and_only_to_rules_it_reads() -> None:
     """It judges the testbed's own stream in one call per read (so the equivalence above is
     not vacuous); rules it does not read (named content events, pointers of two segments)
