@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -20,6 +21,14 @@ from chaos.recording import (
 # 3 significant digits: HDR keeps 2048 sub-buckets per power of two, so values below 2048
 # are exact and above it the resolution is 2**(bit_length - 11).
 _SUB_BUCKET_BITS = 11
+_SUB_BUCKET_HALF = 1 << (_SUB_BUCKET_BITS - 1)  # hdrh's sub_bucket_half_count (tests/load/test_window.py)
+
+_Tally = Callable[[list[int], Any, int, int, int], tuple[int, int, int]]
+try:  # the compiled tally (chaos/protocols/_scan.c), optional as the whole module is
+    from chaos.protocols._scan import hdr_tally as _compiled_tally
+except ImportError:  # pragma: no cover - built wherever a C compiler is
+    _compiled_tally = None  # type: ignore[assignment]
+_hdr_tally: _Tally | None = _compiled_tally
 
 
 def quantize_us(value_us: int) -> int:
@@ -61,32 +70,26 @@ class LatencyCounts:
     def encode(self) -> str:
         """The base64 HDR histogram, or "" when the window recorded no value.
 
-        Runs once per window on the worker's loop, so it counts the distinct values and adds
-        each count to its HDR bucket directly (hdrh's `record_value` is three Python calls
-        per value): the bucket of a value is HDR's own index arithmetic for a lowest value
-        of 1 (`_SUB_BUCKET_BITS`)."""
-        tally = Counter(self._values)
-        for value, count in self._buckets.items():  # already quantized: that is idempotent
-            tally[value] += count
-        if not tally:
+        Runs once per window on the worker's loop (a stall there is loop lag), so it adds
+        counts to their HDR buckets directly (hdrh's `record_value` is three Python calls per
+        value): the bucket of a value is HDR's own index arithmetic for a lowest value of 1
+        (`_SUB_BUCKET_BITS`). The values recorded one at a time are counted by the compiled
+        `hdr_tally` where it is built (encoding 40,000 values: 0.35 ms, against 4.4 ms
+        counted here), else distinct value by distinct value, as add_many's buckets are."""
+        values, buckets = self._values, self._buckets
+        if not values and not buckets:
             return ""
-        lo, hi = min(tally), max(tally)
-        if lo < HIST_LOWEST_US or hi > HIST_HIGHEST_US:
-            clamped: Counter[int] = Counter()
-            for value, count in tally.items():
-                clamped[min(max(value, HIST_LOWEST_US), HIST_HIGHEST_US)] += count
-            tally = clamped
-            lo, hi = min(tally), max(tally)
         hist = HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_SIGNIFICANT_DIGITS)
-        half = hist.sub_bucket_half_count  # 1024 (tests/load/test_window.py holds the geometry)
         slots = hist.counts
-        total = 0
-        for value, count in tally.items():
-            bucket = value.bit_length() - _SUB_BUCKET_BITS
-            if bucket < 0:
-                bucket = 0
-            slots[((bucket + 1) << (_SUB_BUCKET_BITS - 1)) + (value >> bucket) - half] += count
-            total += count
+        total, lo, hi = 0, HIST_HIGHEST_US, HIST_LOWEST_US
+        if values:
+            if _hdr_tally is not None:
+                total, lo, hi = _hdr_tally(values, slots, HIST_LOWEST_US, HIST_HIGHEST_US,
+                                           _SUB_BUCKET_BITS)
+            else:
+                total, lo, hi = _add_counts(slots, Counter(values).items(), total, lo, hi)
+        # add_many's buckets are already quantized: quantizing is idempotent.
+        total, lo, hi = _add_counts(slots, buckets.items(), total, lo, hi)
         hist.total_count = total
         hist.min_value, hist.max_value = quantize_us(lo), quantize_us(hi)
         encoded: bytes = hist.encode()
@@ -94,6 +97,21 @@ class LatencyCounts:
         # histogram (a ~170 KB counts array) is freed now, not by a garbage collection.
         hist.encoder = None
         return encoded.decode("ascii")
+
+
+def _add_counts(slots: Any, counted: Iterable[tuple[int, int]], total: int, lo: int,
+                hi: int) -> tuple[int, int, int]:
+    """Add each (value, count) to its HDR bucket in `slots`, the value clamped as HDR's range
+    says; returns the running (total, min, max)."""
+    for value, count in counted:
+        value = min(max(value, HIST_LOWEST_US), HIST_HIGHEST_US)
+        bucket = value.bit_length() - _SUB_BUCKET_BITS
+        if bucket < 0:
+            bucket = 0
+        slots[((bucket + 1) << (_SUB_BUCKET_BITS - 1)) + (value >> bucket) - _SUB_BUCKET_HALF] += count
+        total += count
+        lo, hi = min(lo, value), max(hi, value)
+    return total, lo, hi
 
 
 class WindowAccumulator:

@@ -7,3 +7,6 @@ def custom(
     done: bytes | None, error_key: bytes | None, content_key: bytes, usage_key: bytes | None,
     pending: bytes, data: bytes, /,
 ) -> _Verdict | None: ...
+def hdr_tally(
+    values: list[int], counts: object, lowest: int, highest: int, sub_bucket_bits: int, /,
+) -> tuple[int, int, int]: ...
