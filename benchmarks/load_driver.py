@@ -203,8 +203,12 @@ def baseline_tree(ref: str | None) -> Iterator[Baseline | None]:
         yield None
         return
     tree = Path(tempfile.mkdtemp(prefix="chaos-baseline-"))
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(tree), ref],
-                   check=True, capture_output=True)
+    added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(tree), ref],
+                           capture_output=True, text=True)
+    if added.returncode != 0:
+        tree.rmdir()
+        why = (added.stderr.strip().splitlines() or [f"exit {added.returncode}"])[-1]
+        raise SystemExit(f"--baseline {ref}: git worktree add failed: {why}")
     try:
         if (tree / "setup.py").exists():
             subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tree,
