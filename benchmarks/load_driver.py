@@ -160,16 +160,25 @@ def check_complete(label: str, summary: LoadSummary, windows: list[LoadWindow],
     return lines
 
 
+def run_script(label: str, script: str, args: list[str], tree: Path | None = None) -> Figure:
+    """A helper script of benchmarks/ that measures its own CPU and prints `<requests> <CPU
+    seconds>` last (lean_client.py, baseline_driver.py); run in `tree`, on its PYTHONPATH,
+    when given. A failure is one line and a zero figure."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True,
+        cwd=tree, env=None if tree is None else {**os.environ, "PYTHONPATH": str(tree)},
+    )
+    if out.returncode != 0:
+        print(f"{label}: failed: {(out.stderr.strip().splitlines() or ['exit ' + str(out.returncode)])[-1]}")
+        return Figure(label, 0, 0.0)
+    requests, cpu = out.stdout.split()[-2:]
+    return Figure(label, int(requests), float(cpu))
+
+
 def run_lean(url: str, seconds: float, connections: int) -> Figure:
     """benchmarks/lean_client.py: the same requests from a Python client that reads nothing
     of the body. Its CPU is its own from the first request on, as the driver's is."""
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lean_client.py"), url, BODY,
-                          str(seconds), str(connections)], capture_output=True, text=True)
-    if out.returncode != 0:
-        print(f"python floor: {out.stderr.strip().splitlines()[-1:] or out.returncode}")
-        return Figure("python floor", 0, 0.0)
-    requests, cpu = out.stdout.split()
-    return Figure("python floor", int(requests), float(cpu))
+    return run_script("python floor", "lean_client.py", [url, BODY, str(seconds), str(connections)])
 
 
 @dataclass(frozen=True)
@@ -181,18 +190,8 @@ class Baseline:
 
 
 def run_baseline(baseline: Baseline, url: str, seconds: float, connections: int) -> Figure:
-    label = f"driver@{baseline.ref}"
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "baseline_driver.py"), str(baseline.tree), url,
-         str(seconds), str(connections)],
-        capture_output=True, text=True, cwd=baseline.tree,
-        env={**os.environ, "PYTHONPATH": str(baseline.tree)},
-    )
-    if out.returncode != 0:
-        print(f"{label}: failed: {(out.stderr.strip().splitlines() or ['exit ' + str(out.returncode)])[-1]}")
-        return Figure(label, 0, 0.0)
-    requests, cpu = out.stdout.split()[-2:]
-    return Figure(label, int(requests), float(cpu))
+    return run_script(f"driver@{baseline.ref}", "baseline_driver.py",
+                      [str(baseline.tree), url, str(seconds), str(connections)], tree=baseline.tree)
 
 
 @contextlib.contextmanager
@@ -461,13 +460,12 @@ def short_stage(server: SSEServer, seconds: float, connections: int,
         print(f"openai parsing: {extra:+.1f} us CPU a request over the testbed dialect"
               f" ({ours / testbed:.2f}x the testbed's req/cpu-s)")
     floor = figures[2].per_cpu_s
-    if ours and floor:
-        print(f"judging and recording every stream: {1e6 / ours - 1e6 / floor:+.1f} us CPU a request"
-              f" over the python floor ({ours / floor:.2f}x its req/cpu-s)")
-    if baseline is not None and ours and figures[3].per_cpu_s:
-        base = figures[3].per_cpu_s
-        print(f"against {figures[3].tool}: {1e6 / ours - 1e6 / base:+.1f} us CPU a request"
-              f" ({ours / base:.2f}x its req/cpu-s)")
+    compared = [("judging and recording every stream, over the python floor", floor)]
+    if baseline is not None:
+        compared.append((f"against {figures[3].tool}", figures[3].per_cpu_s))
+    for what, other in compared:
+        if ours and other:
+            print(f"{what}: {1e6 / ours - 1e6 / other:+.1f} us CPU a request ({ours / other:.2f}x its req/cpu-s)")
     needs = [f"{fig.tool} {TARGETS[fig.tool]:g}x needs {TARGETS[fig.tool] * fig.per_cpu_s:,.0f}"
              for fig in figures if fig.tool in TARGETS and fig.per_cpu_s]
     if needs:
