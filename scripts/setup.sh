@@ -69,9 +69,9 @@ fi
 
 # --- Python package and dev tools ----------------------------------------------------
 stamp="$CHAOS_CACHE/pip.stamp"
-want="$(cat pyproject.toml setup.py chaos/protocols/_scan.c | sha256sum | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version)') $PWD"
+want="$(cat pyproject.toml setup.py chaos/protocols/_scan.c chaos/load/_wire.c chaos/load/llhttp/*.[ch] | sha256sum | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version)') $PWD"
 installed_at="$(cd / && python3 -c 'import chaos, os; print(os.path.dirname(os.path.dirname(chaos.__file__)))' 2>/dev/null || true)"
-built="$(cd / && python3 -c 'import chaos.protocols._scan' >/dev/null 2>&1 && echo yes || true)"
+built="$(cd / && python3 -c 'import chaos.protocols._scan, chaos.load._wire' >/dev/null 2>&1 && echo yes || true)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ "$installed_at" != "$PWD" ] || [ -z "$built" ]; then
   log "installing the package with its dev extra"
   python3 -m pip install -q --disable-pip-version-check -e ".[dev]" >&2
