@@ -1,11 +1,14 @@
-"""A lean HTTP/1.1 client connection on asyncio protocols and httptools, timed for SSE streams.
+"""A lean HTTP/1.1 client connection on asyncio protocols and llhttp, timed for SSE streams.
 
-One `Connection` carries one request at a time (keep-alive, no pipelining). It records
-the instants the driver needs (first body byte, end), reads a 2xx body through the
-target's protocol profile (`chaos.protocols`: events, first content, completion marker,
-in-band errors), keeps at most 256 bytes of a non-2xx body for its error code, and enforces
-per-phase timeouts with one lazily re-armed timer per connection (no task, future or timer
-per request when driven through `send()`).
+One `Connection` carries one request at a time (keep-alive, no pipelining). Responses are
+read by llhttp driven from C (`chaos.load._wire`: one call per read), or, where that module
+is not built, by httptools (the same llhttp, with a Python callback per header, body chunk
+and message edge); tests run both (`READERS`). It records the instants the driver needs
+(first body byte, end), reads a 2xx body through the target's protocol profile
+(`chaos.protocols`: events, first content, completion marker, in-band errors), keeps at most
+256 bytes of a non-2xx body for its error code, and enforces per-phase timeouts with one
+lazily re-armed timer per connection (no task, future or timer per request when driven
+through `send()`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ import httptools
 from chaos.load.exchange import ERROR_HEAD_BYTES, Exchange, Timeouts, error_code_of
 from chaos.protocols import StreamState, classify_outcome
 
+try:  # the compiled reader (chaos/load/_wire.c), optional as every compiled module here is
+    from chaos.load import _wire
+except ImportError:  # pragma: no cover - built wherever a C compiler is
+    _wire = None  # type: ignore[assignment]
+
 _monotonic = time.monotonic
 _new_tuple = tuple.__new__
 
@@ -31,42 +39,32 @@ class Connection(asyncio.Protocol):
     """One client connection: `send()` starts a request and calls back when it has ended
     (the worker's keep-alive loop runs in these callbacks); `exchange()` awaits one.
 
-    The hot path (a keep-alive request) allocates no future, no timer and no parser: the
-    parser lives as long as the connection (llhttp resets itself after a complete message,
-    and a connection is only reused after one), and the timeout timer is re-armed lazily
-    (see `_arm`).
+    What reads the response (`data_received`, `_expect`, `_has_framing_header`) is the
+    subclass's; everything else (instants, timeouts, the outcome) is here. The hot path (a
+    keep-alive request) allocates no future, no timer and no parser, and the timeout timer
+    is re-armed lazily (see `_arm`).
+
+    Invariant (both readers): when the head completes, `_status`, `_head_at`, `_region`
+    and `_collect_head` are set; every read with body bytes sets `_first_byte_at` (once),
+    `_last_byte_at` and `_bytes`, and hands a 2xx body to `_stream` or keeps a non-2xx
+    body's head in `_head`; `_complete` and `_keep_alive` are set when the message is.
     """
 
     __slots__ = (
-        "_body", "_bytes", "_collect_head", "_complete", "_connection_header", "_done",
-        "_ended_at", "_expected", "_first_byte_at", "_head", "_head_at", "_headers",
-        "_keep_alive", "_kind", "_last_byte_at", "_loop", "_names", "_parser", "_received_at",
-        "_region", "_region_header", "_region_key", "_stale_parser", "_start", "_status",
-        "_stream", "_timeouts", "_timer", "_timer_due", "_transport", "closed", "on_body",
-        "on_header", "on_message_begin",
+        "_bytes", "_collect_head", "_complete", "_done", "_ended_at", "_expect",
+        "_first_byte_at", "_head", "_head_at", "_keep_alive", "_kind", "_last_byte_at", "_loop",
+        "_received_at", "_region", "_start", "_status", "_stream", "_timeouts", "_timer",
+        "_timer_due", "_transport", "closed",
     )
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, region_header: bytes, stream: StreamState,
     ) -> None:
+        # `region_header`: the response header that names the serving region (the reader's).
         self._loop = loop
         self._stream = stream  # the protocol's reading of a 2xx body, reset per exchange
-        self._region_header = region_header.lower()
         self._transport: asyncio.Transport | None = None
-        # httptools looks its callbacks up once, when the parser is made. Body pieces and
-        # headers go straight into a list and a dict (C calls, no Python frame each), read
-        # in batches (`_take_body`) and once per head (`on_headers_complete`). A message
-        # begin pops the token `send()` put in `_expected`: a message nobody asked for (bytes
-        # after the response, in the same read) finds none, and its IndexError fails the
-        # parse. Invariant: the three containers are mutated in place, never rebound.
-        self._body: list[bytes] = []
-        self.on_body = self._body.append
-        self._headers: dict[bytes, bytes] = {}
-        self.on_header = self._headers.__setitem__
-        self._expected: list[None] = []
-        self.on_message_begin = self._expected.pop
-        self._parser = httptools.HttpResponseParser(self)
-        self._stale_parser = False  # it saw bytes after a response: the next request gets a new one
+        self._expect: Callable[[], None]  # the reader's: get ready for a new response
         self.closed = False
         self._done: ExchangeDone | None = None  # set exactly while an exchange is in flight
         # Invariant: `_timer` is None or fires at `_timer_due` (monotonic), never later
@@ -75,9 +73,7 @@ class Connection(asyncio.Protocol):
         self._timer_due = 0.0
         self._received_at = 0.0  # when the bytes being parsed arrived
         self._ended_at = self._last_byte_at = 0.0
-        self._keep_alive = self._connection_header = False
-        self._names: set[bytes] = set()  # the header names last read, and what they said:
-        self._region_key: bytes | None = None
+        self._keep_alive = False
         self._reset_exchange(0.0, None)
 
     # -- per-request state -------------------------------------------------------------
@@ -101,49 +97,6 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
 
-    def data_received(self, data: bytes) -> None:
-        if self._done is None or self._complete:
-            self._abort()  # bytes nobody asked for: the connection cannot be trusted
-            return
-        # One clock read per read: everything parsed from `data` arrived at this instant.
-        self._received_at = now = _monotonic()
-        try:
-            self._parser.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            self._parse_failed(now)
-            return
-        pieces = self._body
-        if pieces:
-            if self._first_byte_at is None:
-                self._first_byte_at = now
-            self._last_byte_at = now
-            if self._collect_head:
-                self._take_body(now)
-            else:
-                # `_take_body` inline for a 2xx body (once per read, so one Python call
-                # less). Every event carries the instant it arrived.
-                if len(pieces) == 1:
-                    body = pieces.pop()
-                else:
-                    body = b"".join(pieces)
-                    pieces.clear()
-                self._bytes += len(body)
-                self._stream.feed(body, now)
-        if self._complete:
-            self._end(now)
-
-    def _parse_failed(self, now: float) -> None:
-        if self._body:
-            if self._first_byte_at is None:
-                self._first_byte_at = now
-            self._last_byte_at = now
-            self._take_body(now)
-        if self._complete:
-            self._stale_parser = True  # garbage after the response, in the same read
-            self._end(now)
-        else:
-            self._fail("protocol")
-
     def eof_received(self) -> bool:
         self._finish_at_close(None)
         return False
@@ -152,50 +105,6 @@ class Connection(asyncio.Protocol):
         self.closed = True
         self._cancel_timer()
         self._finish_at_close(exc)
-
-    # -- httptools callbacks (besides the three C ones bound in __init__) ---------------
-    def on_headers_complete(self) -> None:
-        status = self._status = self._parser.get_status_code()
-        self._head_at = self._received_at
-        self._collect_head = not 200 <= status < 300
-        headers = self._headers
-        if headers.keys() != self._names:
-            self._learn_names()
-        if self._region_key is not None:
-            self._region = headers[self._region_key].decode("latin-1")[:64]
-
-    def _learn_names(self) -> None:
-        """Read the header names: where the region is, whether a Connection header came. A
-        server sends the same names, spelled the same, response after response, so this
-        runs about once per connection."""
-        self._names = set(self._headers)
-        spelled = {name.lower(): name for name in self._names}
-        self._region_key = spelled.get(self._region_header)
-        # Only with a Connection header can llhttp's keep-alive differ from h11's (an
-        # HTTP/1.0 "keep-alive"); the version check is dear enough to skip otherwise.
-        self._connection_header = b"connection" in spelled
-
-    def on_message_complete(self) -> None:  # always after on_headers_complete
-        self._complete = True
-        parser = self._parser
-        keep_alive = parser.should_keep_alive()
-        if keep_alive and self._connection_header:
-            # Like h11, never reuse an HTTP/1.0 connection, whatever its Connection header says.
-            keep_alive = parser.get_http_version() == "1.1"
-        self._keep_alive = keep_alive
-
-    def _take_body(self, now: float) -> None:
-        """Hand the body pieces of one read to the protocol's stream reader (a 2xx answer)
-        or keep a non-2xx body's head for its error code."""
-        pieces = self._body
-        body = b"".join(pieces) if len(pieces) > 1 else pieces[0]
-        pieces.clear()
-        self._bytes += len(body)
-        if self._collect_head:
-            if len(self._head) < ERROR_HEAD_BYTES:
-                self._head += body[: ERROR_HEAD_BYTES - len(self._head)]
-        else:
-            self._stream.feed(body, now)
 
     # -- the request -------------------------------------------------------------------
     async def exchange(self, request: bytes, timeouts: Timeouts) -> Exchange:
@@ -221,11 +130,7 @@ class Connection(asyncio.Protocol):
         assert self._done is None, "one request at a time on a connection"
         start = _monotonic()
         self._reset_exchange(start, timeouts)
-        self._headers.clear()
-        self._expected.append(None)
-        if self._stale_parser:
-            self._parser = httptools.HttpResponseParser(self)
-            self._stale_parser = False
+        self._expect()
         self._done = done
         due = start + timeouts.first_check_s
         if self._timer is None or self._timer_due > due:
@@ -319,9 +224,10 @@ class Connection(asyncio.Protocol):
     def _framed(self) -> bool:
         """The response's end is known without EOF (content-length, chunked, or no body)."""
         status = self._status or 0
-        return status < 200 or status in (204, 304) or any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name in self._headers
-        )
+        return status < 200 or status in (204, 304) or self._has_framing_header()
+
+    def _has_framing_header(self) -> bool:
+        raise NotImplementedError
 
     def _finish_at_close(self, exc: Exception | None) -> None:
         if self._done is None:
@@ -347,8 +253,6 @@ class Connection(asyncio.Protocol):
         self._end(_monotonic())
 
     def _end(self, now: float) -> None:
-        if self._body:
-            self._take_body(now)
         status = self._status
         if status is not None and 200 <= status < 300:
             self._stream.finish(now)
@@ -365,6 +269,205 @@ class Connection(asyncio.Protocol):
             self._transport.abort()
 
 
+class WireConnection(Connection):
+    """A connection whose responses llhttp reads in C (`chaos.load._wire.Response`): one
+    call per read says what that read held (flags), and the 2xx body bytes of the read,
+    de-chunked, go to the stream reader in one piece."""
+
+    __slots__ = ("_reader",)
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, region_header: bytes, stream: StreamState,
+    ) -> None:
+        self._reader = _wire.Response(region_header)
+        super().__init__(loop, region_header, stream)
+        self._expect = self._reader.reset  # a fresh parser per response (it pauses at each end)
+
+    def data_received(self, data: bytes) -> None:
+        if self._done is None or self._complete:
+            self._abort()  # bytes nobody asked for: the connection cannot be trusted
+            return
+        # One clock read per read: everything parsed from `data` arrived at this instant.
+        self._received_at = now = _monotonic()
+        reader = self._reader
+        flags = reader.feed(data)
+        if flags & _HEAD:
+            status = self._status = reader.status
+            self._head_at = now
+            self._collect_head = not 200 <= status < 300
+            self._region = reader.region
+        if flags & _BYTES:
+            if self._first_byte_at is None:
+                self._first_byte_at = now
+            self._last_byte_at = now
+            self._bytes = reader.bytes
+            if flags & _BODY:  # a 2xx body: every event carries the instant it arrived
+                self._stream.feed(reader.body, now)
+            elif self._collect_head:
+                self._head = reader.head
+        if flags & _COMPLETE:
+            # Bytes after the message in the same read (EXTRA) are dropped: the next
+            # response is read by a fresh parser.
+            self._complete = True
+            self._keep_alive = reader.keep_alive
+            self._end(now)
+        elif flags & _ERROR:
+            self._fail("protocol")
+
+    def _has_framing_header(self) -> bool:
+        return bool(self._reader.framed)
+
+
+class HttptoolsConnection(Connection):
+    """A connection whose responses httptools reads: where `chaos.load._wire` is not built.
+
+    httptools looks its callbacks up once, when the parser is made. Body pieces and headers
+    go straight into a list and a dict (C calls, no Python frame each), read in batches
+    (`_take_body`) and once per head (`on_headers_complete`). A message begin pops the token
+    `send()` put in `_expected`: a message nobody asked for (bytes after the response, in
+    the same read) finds none, and its IndexError fails the parse. The parser lives as long
+    as the connection (llhttp resets itself after a complete message, and a connection is
+    only reused after one). Invariant: the three containers are mutated in place, never
+    rebound.
+    """
+
+    __slots__ = (
+        "_body", "_connection_header", "_expected", "_headers", "_names", "_parser",
+        "_region_header", "_region_key", "_stale_parser", "on_body", "on_header",
+        "on_message_begin",
+    )
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, region_header: bytes, stream: StreamState,
+    ) -> None:
+        self._region_header = region_header.lower()
+        self._body: list[bytes] = []
+        self.on_body = self._body.append
+        self._headers: dict[bytes, bytes] = {}
+        self.on_header = self._headers.__setitem__
+        self._expected: list[None] = []
+        self.on_message_begin = self._expected.pop
+        self._parser = httptools.HttpResponseParser(self)
+        self._stale_parser = False  # it saw bytes after a response: the next request gets a new one
+        self._connection_header = False
+        self._names: set[bytes] = set()  # the header names last read, and what they said:
+        self._region_key: bytes | None = None
+        super().__init__(loop, region_header, stream)
+        self._expect = self._expect_response
+
+    def _expect_response(self) -> None:
+        self._headers.clear()
+        self._expected.append(None)
+        if self._stale_parser:
+            self._parser = httptools.HttpResponseParser(self)
+            self._stale_parser = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._done is None or self._complete:
+            self._abort()  # bytes nobody asked for: the connection cannot be trusted
+            return
+        # One clock read per read: everything parsed from `data` arrived at this instant.
+        self._received_at = now = _monotonic()
+        try:
+            self._parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            self._parse_failed(now)
+            return
+        pieces = self._body
+        if pieces:
+            if self._first_byte_at is None:
+                self._first_byte_at = now
+            self._last_byte_at = now
+            if self._collect_head:
+                self._take_body(now)
+            else:
+                # `_take_body` inline for a 2xx body (once per read, so one Python call
+                # less). Every event carries the instant it arrived.
+                if len(pieces) == 1:
+                    body = pieces.pop()
+                else:
+                    body = b"".join(pieces)
+                    pieces.clear()
+                self._bytes += len(body)
+                self._stream.feed(body, now)
+        if self._complete:
+            self._end(now)
+
+    def _parse_failed(self, now: float) -> None:
+        if self._body:
+            if self._first_byte_at is None:
+                self._first_byte_at = now
+            self._last_byte_at = now
+            self._take_body(now)
+        if self._complete:
+            self._stale_parser = True  # garbage after the response, in the same read
+            self._end(now)
+        else:
+            self._fail("protocol")
+
+    # -- httptools callbacks (besides the three C ones bound in __init__) ---------------
+    def on_headers_complete(self) -> None:
+        status = self._status = self._parser.get_status_code()
+        self._head_at = self._received_at
+        self._collect_head = not 200 <= status < 300
+        headers = self._headers
+        if headers.keys() != self._names:
+            self._learn_names()
+        if self._region_key is not None:
+            # llhttp keeps a value's trailing spaces; HTTP does not count them (RFC 9110 5.5)
+            self._region = headers[self._region_key].decode("latin-1").rstrip(" \t")[:64]
+
+    def _learn_names(self) -> None:
+        """Read the header names: where the region is, whether a Connection header came. A
+        server sends the same names, spelled the same, response after response, so this
+        runs about once per connection."""
+        self._names = set(self._headers)
+        spelled = {name.lower(): name for name in self._names}
+        self._region_key = spelled.get(self._region_header)
+        # Only with a Connection header can llhttp's keep-alive differ from h11's (an
+        # HTTP/1.0 "keep-alive"); the version check is dear enough to skip otherwise.
+        self._connection_header = b"connection" in spelled
+
+    def on_message_complete(self) -> None:  # always after on_headers_complete
+        self._complete = True
+        parser = self._parser
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and self._connection_header:
+            # Like h11, never reuse an HTTP/1.0 connection, whatever its Connection header says.
+            keep_alive = parser.get_http_version() == "1.1"
+        self._keep_alive = keep_alive
+
+    def _take_body(self, now: float) -> None:
+        """Hand the body pieces of one read to the protocol's stream reader (a 2xx answer)
+        or keep a non-2xx body's head for its error code."""
+        pieces = self._body
+        body = b"".join(pieces) if len(pieces) > 1 else pieces[0]
+        pieces.clear()
+        self._bytes += len(body)
+        if self._collect_head:
+            if len(self._head) < ERROR_HEAD_BYTES:
+                self._head += body[: ERROR_HEAD_BYTES - len(self._head)]
+        else:
+            self._stream.feed(body, now)
+
+    def _has_framing_header(self) -> bool:
+        return any(name.lower() in (b"content-length", b"transfer-encoding") for name in self._headers)
+
+    def _end(self, now: float) -> None:
+        if self._body:
+            self._take_body(now)
+        super()._end(now)
+
+
+if _wire is not None:
+    _HEAD, _BYTES, _BODY, _COMPLETE, _ERROR = _wire.HEAD, _wire.BYTES, _wire.BODY, _wire.COMPLETE, _wire.ERROR
+# The readers there are, the compiled one first: `open_connection` uses the first, tests
+# run them all.
+READERS: tuple[type[Connection], ...] = (
+    (WireConnection, HttptoolsConnection) if _wire is not None else (HttptoolsConnection,)
+)
+
+
 def _waker(waiter: asyncio.Future[None]) -> ExchangeDone:
     def done(_: Connection) -> None:
         if not waiter.done():
@@ -375,16 +478,18 @@ def _waker(waiter: asyncio.Future[None]) -> ExchangeDone:
 
 async def open_connection(
     host: str, port: int, *, tls: ssl.SSLContext | None, connect_timeout_s: float,
-    region_header: bytes, stream: Callable[[], StreamState],
+    region_header: bytes, stream: Callable[[], StreamState], reader: type[Connection] | None = None,
 ) -> Connection:
     """Connect to host:port (TLS through asyncio's SSL transport when `tls` is given).
 
     Raises OSError or TimeoutError; the caller classifies both as a connect failure.
+    `reader`: which response reader (READERS; default the first).
     """
     loop = asyncio.get_running_loop()
+    make = READERS[0] if reader is None else reader
     async with asyncio.timeout(connect_timeout_s):
         _, protocol = await loop.create_connection(
-            lambda: Connection(loop, region_header, stream()), host, port,
+            lambda: make(loop, region_header, stream()), host, port,
             ssl=tls, server_hostname=host if tls is not None else None,
         )
     return protocol
