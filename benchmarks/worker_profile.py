@@ -4,6 +4,7 @@ cProfile of its hot path.
     python benchmarks/worker_profile.py [--seconds 5] [--connections 64] [--protocol openai|testbed]
                                         [--query QUERY] [--server auto|go|python] [--profile] [--top 25]
                                         [--repeat 1] [--fast-path compiled,python,none] [--pin]
+                                        [--reader wire,httptools]
 
 --protocol openai (the default, as in benchmarks/load_driver.py) reads `events=5&format=openai`
 through `OpenAIProfile(model="bench")`; testbed reads `events=5` (the testbed dialect, with
@@ -11,7 +12,9 @@ through `OpenAIProfile(model="bench")`; testbed reads `events=5` (the testbed di
 openai profile). A run whose requests are not all complete streams says so loudly.
 --fast-path picks how streams are read: compiled (chaos/protocols/_scan.c), python (the
 OpenAI twin in Python; the testbed dialect then reads event by event) or none (one event at
-a time); a comma list alternates them within each repeat, side by side in one run. --pin
+a time); a comma list alternates them within each repeat, side by side in one run. --reader
+picks what reads responses: wire (llhttp from C, chaos/load/_wire.c) or httptools; a comma
+list alternates the same way (with --fast-path, every pair). --pin
 puts the server on a core of its own (SSEServer.pin).
 
 CPU is this process's rusage (user + sys) over the worker's run, so it is robust to other
@@ -36,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from sse_servers import start_server  # noqa: E402  # benchmarks/ is the script's directory
 
-from chaos.load import LoadConfig, StopSignal, WorkerShare, run  # noqa: E402
+from chaos.load import LoadConfig, StopSignal, WorkerShare, http, run  # noqa: E402
 from chaos.protocols import CustomProfile, OpenAIProfile, StreamState, profiles  # noqa: E402
 from chaos.recording import LoadWindow  # noqa: E402
 
@@ -64,6 +67,8 @@ def main() -> None:
     parser.add_argument("--fast-path", default="compiled",
                         help="openai: compiled, python or none (one event at a time); a comma "
                              "list alternates them in each repeat, side by side")
+    parser.add_argument("--reader", default="wire",
+                        help="wire (chaos/load/_wire.c) or httptools; a comma list alternates them")
     args = parser.parse_args()
     openai = args.protocol == "openai"
     protocol = OpenAIProfile(model="bench") if openai else CustomProfile()
@@ -74,16 +79,21 @@ def main() -> None:
     print(server.pin(args.pin))
     print(f"{args.protocol} profile, {path}?{query}")
     try:
-        paths = args.fast_path.split(",")
+        readers = {cls.__name__.removesuffix("Connection").lower(): cls for cls in http.READERS}
+        pairs = [(path, reader) for path in args.fast_path.split(",") for reader in args.reader.split(",")]
+        unknown = {reader for _, reader in pairs} - readers.keys()
+        if unknown:
+            raise SystemExit(f"--reader: {', '.join(sorted(unknown))} is not built here (have: {', '.join(readers)})")
         scans = {"compiled": profiles._openai_scan, "python": profiles._openai_scan_py, "none": None}
         custom_stream = CustomProfile.stream
-        for run_no in range(args.repeat * len(paths)):
-            path_name = paths[run_no % len(paths)]
+        for run_no in range(args.repeat * len(pairs)):
+            path_name, reader_name = pairs[run_no % len(pairs)]
+            http.READERS = (readers[reader_name],)  # what open_connection uses
             profiles._openai_scan = scans[path_name]  # what OpenAIProfile.stream() hands out
             # The testbed dialect: compiled (`_scan.custom`) or, for none and python, event by event.
             CustomProfile.stream = (custom_stream if path_name == "compiled"  # type: ignore[method-assign]
                                     else lambda self: StreamState(self.classify))
-            print(f"[fast path: {path_name}]", end=" ")
+            print(f"[fast path: {path_name}, reader: {reader_name}]", end=" ")
             config = LoadConfig(url=server.url(query, path), streams=args.connections, protocol=protocol,
                                 ramp_up_s=args.ramp_up, hold_s=args.seconds, graceful_s=2.0,
                                 workers=1)
