@@ -148,10 +148,12 @@ class StillApplied:
     fault_id: str
     primitive: str  # e.g. "toxiproxy.disable"
     target: str  # proxy, container, process or URL
-    error: str = ""  # the last revert error, one line
+    error: str = ""  # why its apply failed, if it did, then the last revert error
+    verified: bool = True  # its apply was verified; else it may or may not have taken effect
 
     def line(self) -> str:
-        return f"{self.fault_id}  {self.primitive}  {self.target}"
+        return f"{self.fault_id}  {self.primitive}  {self.target}" + (
+            "" if self.verified else "  (apply never verified: it may not have taken effect)")
 
 
 class RevertError(FaultError):
@@ -164,8 +166,12 @@ class RevertError(FaultError):
         self.cleanup = cleanup
         self.deadline_s = deadline_s
         first = next((a.error for a in self.still_applied if a.error), "")
+        unverified = sum(1 for a in self.still_applied if not a.verified)
         detail = (f"{len(self.still_applied)} fault action(s) still applied after "
-                  f"{deadline_s:g}s of retries" + (f" (last error: {one_line(first, 240)})" if first else "")
+                  f"{deadline_s:g}s of retries"
+                  + (f", {unverified} of them never verified applied (they may not have taken "
+                     f"effect)" if unverified else "")
+                  + (f" (last error: {one_line(first, 240)})" if first else "")
                   + f"; once the component is back run: {cleanup}")
         super().__init__(", ".join(sorted({a.target for a in self.still_applied})) or "faults",
                          "revert", detail)

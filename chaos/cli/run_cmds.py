@@ -148,6 +148,8 @@ def failure_block(result: RunResult) -> list[str]:
         if isinstance(actions, list) and actions:
             lines.append(f"still applied ({len(actions)} fault action(s)): fault, primitive, target")
             lines += [f"  {a.get('fault_id')}  {a.get('primitive')}  {a.get('target')}"
+                      + ("  (apply never verified: it may not have taken effect)"
+                         if a.get("verified") is False else "")
                       for a in actions if isinstance(a, dict)]
         command = event.get("cleanup") if event else None
         lines.append(f"finish the job once the component is back: "

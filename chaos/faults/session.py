@@ -93,6 +93,10 @@ class FaultSession:
         self._revert_failures = 0
         self.journal_errors: list[str] = []  # journal lines a failing disk refused
         self._primitives_applied = 0
+        # Why an apply failed, per fault and per action (fault id, action index): kept beside
+        # any later revert error, never overwritten by it.
+        self._apply_errors: dict[str, str] = {}
+        self._action_apply_errors: dict[tuple[str, int], str] = {}
 
     @staticmethod
     def targets_of(env: Environment) -> Targets:
@@ -122,12 +126,15 @@ class FaultSession:
             raise self.revert_error()
 
     def still_applied(self) -> list[StillApplied]:
-        """Every action applied (or being applied) and not reverted, in apply order."""
+        """Every action applied (or being applied) and not reverted, in apply order. One
+        whose apply was never verified (it failed, or was cut short) may not have taken
+        effect: `verified` says which, as no one can tell from here."""
         out = []
         for active in self._active:
             action = self._records[active.fault_id].actions[active.index]
             out.append(StillApplied(active.fault_id, active.primitive.kind,
-                                    active.primitive.target, action.error or ""))
+                                    active.primitive.target, action.error or "",
+                                    verified=action.applied_at is not None))
         return out
 
     def revert_error(self) -> RevertError:
@@ -164,6 +171,7 @@ class FaultSession:
             now = time.time()
             self._records[fault_id] = FaultRecord(fault_id, scenario, mode, target, now,
                                                   now + duration_s)
+        index: int | None = None  # the action being applied, until it is verified
         try:
             for planned in primitives:
                 for p in await self._executor.prepare(planned):
@@ -178,7 +186,12 @@ class FaultSession:
                     self._primitives_applied += 1
                     self._update_action(fault_id, index, applied_at=applied_at,
                                         apply_s=round(time.monotonic() - began, 4))
+                    index = None
         except ChaosError as exc:
+            self._apply_errors[fault_id] = str(exc)
+            if index is not None:  # the action it failed on says why, whatever its revert says
+                self._action_apply_errors[(fault_id, index)] = str(exc)
+                self._update_action(fault_id, index, error=str(exc))
             self._set(fault_id, error=str(exc))
             await self._revert_fault(fault_id)
             raise
@@ -186,8 +199,13 @@ class FaultSession:
             # Cancelled (SIGINT, abort, timeout) while applying: the record says so; the
             # primitives already active are reverted by whoever leaves the session.
             verified = sum(1 for a in self._records[fault_id].actions if a.applied_at is not None)
-            self._set(fault_id, error=f"interrupted while applying ({verified} of "
-                                      f"{len(self._records[fault_id].actions)} primitives verified)")
+            why = (f"interrupted while applying ({verified} of "
+                   f"{len(self._records[fault_id].actions)} primitives verified)")
+            self._apply_errors[fault_id] = why
+            if index is not None:
+                self._action_apply_errors[(fault_id, index)] = why
+                self._update_action(fault_id, index, error=why)
+            self._set(fault_id, error=why)
             raise
         record = self._records[fault_id]
         self._set(fault_id, applied_at=max((a.applied_at or 0.0) for a in record.actions)
@@ -231,7 +249,9 @@ class FaultSession:
                     self._revert_failures += 1
                     errors.append(str(exc))
                     previous = self._records[fault_id].actions[active.index]
-                    self._update_action(fault_id, active.index, error=str(exc),
+                    why = self._action_apply_errors.get((fault_id, active.index))
+                    self._update_action(fault_id, active.index,
+                                        error=str(exc) if why is None else f"{why}; {exc}",
                                         revert_s=round((previous.revert_s or 0.0)
                                                        + time.monotonic() - began, 4))
                     self._journal_note({"type": "revert_failed", "seq": active.seq,
@@ -251,8 +271,9 @@ class FaultSession:
             if not any(a.fault_id == fault_id for a in self._active):
                 done = [a.reverted_at for a in record.actions if a.reverted_at is not None]
                 self._set(fault_id, reverted_at=max(done) if done else time.time())
-            if errors:
-                self._set(fault_id, error="; ".join(errors))
+            if errors:  # after the apply's own error, if it had one
+                why = self._apply_errors.get(fault_id)
+                self._set(fault_id, error="; ".join(errors if why is None else [why, *errors]))
         return self._records[fault_id]
 
     def _journal_note(self, entry: dict[str, object]) -> None:

@@ -264,7 +264,8 @@ async def _run_locked(drill: Drill, env: Environment, options: RunOptions, inter
         state, reason = "revert_failed", str(error)
         _event(bundle, "revert_failed", reason,
                actions=[{"fault_id": a.fault_id, "primitive": a.primitive, "target": a.target,
-                         "error": a.error} for a in error.still_applied], cleanup=error.cleanup)
+                         "error": a.error, "verified": a.verified} for a in error.still_applied],
+               cleanup=error.cleanup)
     if failure is not None:
         _write_debug_log(bundle.path, failure)
     if cancelled is not None:

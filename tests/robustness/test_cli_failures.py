@@ -144,3 +144,30 @@ def test_a_command_that_raises_inside_anyio_shows_no_exception_group(tmp_path: P
 
 def test_the_chaos_app_uses_the_failure_group() -> None:
     assert isinstance(typer.main.get_command(app), ChaosGroup)
+
+
+def test_a_revert_failure_names_each_action_and_whether_its_apply_was_ever_verified(tmp_path: Path) -> None:
+    """An action whose apply never verified (Toxiproxy went silent mid-apply) may not have
+    taken effect: the terminal says so beside it, rather than calling it applied."""
+    import json
+
+    from chaos.cli.run_cmds import failure_block
+    from chaos.run.options import RunResult
+
+    cut = StillApplied("primary-down", "toxiproxy.disable", "us-east-primary", "ConnectError")
+    unsure = StillApplied("primary-down", "toxiproxy.disable", "us-west-primary",
+                          "fault update proxy on us-west-primary: ReadTimeout", verified=False)
+    error = RevertError([cut, unsure], cleanup=f"chaos cleanup --run {tmp_path}", deadline_s=60)
+    assert "2 fault action(s) still applied after 60s of retries, 1 of them never verified applied" in str(error)
+    event = {"kind": "revert_failed", "reason": str(error), "cleanup": error.cleanup,
+             "actions": [{"fault_id": a.fault_id, "primitive": a.primitive, "target": a.target,
+                          "error": a.error, "verified": a.verified} for a in error.still_applied]}
+    (tmp_path / "events.jsonl").write_text(json.dumps(event) + "\n")
+    lines = failure_block(RunResult(verdict=None, exit_code=ExitCode.INFRASTRUCTURE, bundle=tmp_path,
+                                    state="revert_failed", reason=str(error)))
+    assert lines[1:4] == [
+        "still applied (2 fault action(s)): fault, primitive, target",
+        "  primary-down  toxiproxy.disable  us-east-primary",
+        "  primary-down  toxiproxy.disable  us-west-primary  (apply never verified: it may not have taken effect)",
+    ]
+    assert unsure.line() == lines[3].strip()

@@ -76,7 +76,19 @@ def test_a_revert_against_a_silent_toxiproxy_gives_up_at_its_deadline(silent_api
     assert time.monotonic() - began < 60
     (still,) = session.still_applied()  # the silent server may have applied it: said so
     assert (still.fault_id, still.primitive, still.target) == ("cut", "toxiproxy.disable", "us-east-primary")
-    assert "attempts over" in still.error
+    assert still.verified is False  # never verified: it may or may not have taken effect
+    assert "(apply never verified" in still.line()
+    # Why the apply failed stays, beside why the revert did (the revert's no longer hides it).
+    apply_error, _, revert_error = still.error.partition("; ")
+    assert apply_error.startswith("fault update proxy on us-east-primary: ReadTimeout"), still.error
+    assert "attempts over" in revert_error, still.error
+    (record,) = session.records()
+    assert record.error is not None
+    assert record.error.startswith(apply_error), record.error
+    assert "attempts over" in record.error
+    (action,) = record.actions
+    assert (action.applied_at, action.error) == (None, still.error)
+    assert "1 of them never verified applied" in str(session.revert_error())
 
 
 def test_cleanup_against_a_silent_toxiproxy_names_it_and_exits_4(silent_api: str, tmp_path: Path) -> None:

@@ -101,6 +101,8 @@ def test_toxiproxy_sigkilled_mid_fault_ends_revert_failed_and_cleanup_finishes_i
     events = [json.loads(line) for line in (bundle / "events.jsonl").read_text().splitlines()]
     (event,) = [e for e in events if e["kind"] == "revert_failed"]
     assert {a["target"] for a in event["actions"]} == {"us-east-primary", "us-west-primary"}
+    assert [a["verified"] for a in event["actions"]] == [True, True]  # both applies were verified
+    assert "never verified" not in text
 
     # Still down: cleanup cannot reach it, says so, exits non-zero.
     down = chaos("cleanup", "--run", str(bundle), timeout_s=120)
