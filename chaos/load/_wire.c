@@ -74,7 +74,7 @@ static llhttp_settings_t settings;
 static inline char lower(char ch) { return ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch; }
 
 static int named(const Response *r, const char *word, Py_ssize_t n) {
-    if (r->name_len != n) return 0;
+    if (n > NAME_CAP || r->name_len != n) return 0; /* only whole names are compared */
     for (Py_ssize_t i = 0; i < n; i++)
         if (lower(r->name[i]) != word[i]) return 0;
     return 1;
@@ -197,7 +197,7 @@ static PyObject *Response_new(PyTypeObject *type, PyObject *args, PyObject *kwds
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "y#", kwlist, &want, &want_len)) return NULL;
     Response *r = (Response *)type->tp_alloc(type, 0);
     if (r == NULL) return NULL;
-    /* A name longer than any header we can match matches none. */
+    /* A name longer than NAME_CAP matches none (`named`). */
     r->want_len = want_len <= NAME_CAP ? want_len : NAME_CAP + 1;
     for (Py_ssize_t i = 0; i < want_len && i < NAME_CAP; i++) r->want[i] = lower(want[i]);
     r->body = Py_NewRef(Py_None);

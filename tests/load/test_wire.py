@@ -207,6 +207,19 @@ def test_a_non_2xx_body_keeps_its_first_256_bytes_only() -> None:
     assert (reader.head, reader.bytes, reader.status) == (b"x" * 256, 1000, 429)
 
 
+def test_header_names_of_64_bytes_match_and_longer_ones_never_do() -> None:
+    """The reader compares whole names of up to 64 bytes: a 65-byte name, the region
+    header's or a server's, matches nothing (no read past what was kept)."""
+    for length in (64, 65, 200):
+        name = b"X-" + b"r" * (length - 2)
+        reader = _wire.Response(name)
+        reader.feed(b"HTTP/1.1 200 OK\r\n%s: eu\r\nContent-Length: 0\r\n\r\n" % name.lower())
+        assert reader.region == ("eu" if length <= 64 else None), length
+        other = _wire.Response(b"X-" + b"r" * 62)  # 64 bytes: a longer name that starts alike
+        other.feed(b"HTTP/1.1 200 OK\r\n%s: eu\r\nContent-Length: 0\r\n\r\n" % name)
+        assert other.region == ("eu" if length == 64 else None), length
+
+
 def test_only_bytes_are_read() -> None:
     reader = _wire.Response(REGION)
     with pytest.raises(TypeError):
