@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers import RedisServer, ToxiproxyServer, start_redis, start_toxiproxy
+from tests.terminate import pytest_configure  # noqa: F401  # SIGTERM tears fixtures down
 
 
 @pytest.fixture(scope="session")
