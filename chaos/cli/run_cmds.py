@@ -18,7 +18,7 @@ from chaos.cli.report_output import (
     show_report,
     show_run,
 )
-from chaos.errors import ChaosError, ExitCode, SpecError, one_line
+from chaos.errors import ChaosError, ExitCode, SpecError, StillApplied, one_line
 
 if TYPE_CHECKING:
     from chaos.run.options import RunResult
@@ -147,9 +147,9 @@ def failure_block(result: RunResult) -> list[str]:
         actions = event.get("actions") if event else None
         if isinstance(actions, list) and actions:
             lines.append(f"still applied ({len(actions)} fault action(s)): fault, primitive, target")
-            lines += [f"  {a.get('fault_id')}  {a.get('primitive')}  {a.get('target')}"
-                      + ("  (apply never verified: it may not have taken effect)"
-                         if a.get("verified") is False else "")
+            lines += ["  " + StillApplied(str(a.get("fault_id")), str(a.get("primitive")),
+                                          str(a.get("target")),
+                                          verified=a.get("verified") is not False).line()
                       for a in actions if isinstance(a, dict)]
         command = event.get("cleanup") if event else None
         lines.append(f"finish the job once the component is back: "

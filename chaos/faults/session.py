@@ -188,24 +188,15 @@ class FaultSession:
                                         apply_s=round(time.monotonic() - began, 4))
                     index = None
         except ChaosError as exc:
-            self._apply_errors[fault_id] = str(exc)
-            if index is not None:  # the action it failed on says why, whatever its revert says
-                self._action_apply_errors[(fault_id, index)] = str(exc)
-                self._update_action(fault_id, index, error=str(exc))
-            self._set(fault_id, error=str(exc))
+            self._apply_failed(fault_id, index, str(exc))
             await self._revert_fault(fault_id)
             raise
         except BaseException:
             # Cancelled (SIGINT, abort, timeout) while applying: the record says so; the
             # primitives already active are reverted by whoever leaves the session.
             verified = sum(1 for a in self._records[fault_id].actions if a.applied_at is not None)
-            why = (f"interrupted while applying ({verified} of "
-                   f"{len(self._records[fault_id].actions)} primitives verified)")
-            self._apply_errors[fault_id] = why
-            if index is not None:
-                self._action_apply_errors[(fault_id, index)] = why
-                self._update_action(fault_id, index, error=why)
-            self._set(fault_id, error=why)
+            self._apply_failed(fault_id, index, f"interrupted while applying ({verified} of "
+                               f"{len(self._records[fault_id].actions)} primitives verified)")
             raise
         record = self._records[fault_id]
         self._set(fault_id, applied_at=max((a.applied_at or 0.0) for a in record.actions)
@@ -275,6 +266,15 @@ class FaultSession:
                 why = self._apply_errors.get(fault_id)
                 self._set(fault_id, error="; ".join(errors if why is None else [why, *errors]))
         return self._records[fault_id]
+
+    def _apply_failed(self, fault_id: str, index: int | None, why: str) -> None:
+        """Record why applying `fault_id` failed, on the fault and on the action it failed on
+        (`index`, None when no action had begun), where a later revert error joins it."""
+        self._apply_errors[fault_id] = why
+        if index is not None:
+            self._action_apply_errors[(fault_id, index)] = why
+            self._update_action(fault_id, index, error=why)
+        self._set(fault_id, error=why)
 
     def _journal_note(self, entry: dict[str, object]) -> None:
         """Journal what a revert did. A full or failing disk must not stop the reverts: the
